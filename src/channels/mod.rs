@@ -1,0 +1,5 @@
+//! Adapters between the outside world and [`crate::app::App`]. Each turns its own
+//! messages into [`crate::engine::Inbound`] and shows [`crate::engine::Reply`]s its way.
+
+pub mod console;
+pub mod telegram;

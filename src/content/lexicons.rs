@@ -1,0 +1,131 @@
+//! Triage lexicons (`messages/<locale>/safety.toml`) and rules (`messages/rules.toml`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, line_of};
+use crate::locale::Locale;
+use crate::safety::lexicon::Lexicon;
+use crate::safety::{DEFAULT_WITHIN, Finding, Rule, Screener};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconFile {
+    concepts: BTreeMap<String, Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rule: Vec<RuleToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleToml {
+    id: Spanned<String>,
+    route: Spanned<String>,
+    category: Spanned<String>,
+    all: Spanned<Vec<String>>,
+    #[serde(default)]
+    none: Option<Spanned<Vec<String>>>,
+    within: Option<usize>,
+    max_words: Option<usize>,
+}
+
+pub(super) fn load(dir: &Path, problems: &mut Vec<Diagnostic>) -> Screener {
+    let mut lexicon = Lexicon::default();
+    for locale in Locale::ALL {
+        let path = dir.join(locale.code()).join("safety.toml");
+        let Some((file, source)) = super::parse::<LexiconFile>(&path, problems) else {
+            continue;
+        };
+        for (name, patterns) in &file.concepts {
+            let concept = lexicon.concept(name);
+            for pattern in patterns {
+                if let Err(e) = lexicon.add_pattern(concept, pattern.get_ref()) {
+                    let line = Some(line_of(&source, pattern.span().start));
+                    let field = format!("concepts.{name}: \"{}\"", pattern.get_ref());
+                    problems.push(Diagnostic::new(&path, line, field, e.to_string()));
+                }
+            }
+        }
+    }
+    let path = dir.join("rules.toml");
+    let mut rules = Vec::new();
+    if let Some((file, source)) = super::parse::<RulesFile>(&path, problems) {
+        let mut seen = Vec::new();
+        for raw in &file.rule {
+            let at = |span: std::ops::Range<usize>| Some(line_of(&source, span.start));
+            let id = raw.id.get_ref().clone();
+            if seen.contains(&id) {
+                problems.push(Diagnostic::new(
+                    &path,
+                    at(raw.id.span()),
+                    "id",
+                    format!("duplicate rule id {id}"),
+                ));
+            }
+            seen.push(id.clone());
+            let finding = Finding::parse(raw.route.get_ref(), raw.category.get_ref());
+            if finding.is_none() {
+                problems.push(Diagnostic::new(
+                    &path,
+                    at(raw.category.span()),
+                    format!("rule {id}: category"),
+                    format!(
+                        "unknown route/category {}/{} (see docs/CONTENT.md)",
+                        raw.route.get_ref(),
+                        raw.category.get_ref()
+                    ),
+                ));
+            }
+            let mut resolve = |names: &Spanned<Vec<String>>, field: &str| -> Vec<usize> {
+                names
+                    .get_ref()
+                    .iter()
+                    .filter_map(|n| {
+                        let found = lexicon.concept_id(n);
+                        if found.is_none() {
+                            problems.push(Diagnostic::new(
+                                &path,
+                                at(names.span()),
+                                format!("rule {id}: {field}"),
+                                format!("no locale defines the concept {n}"),
+                            ));
+                        }
+                        found
+                    })
+                    .collect()
+            };
+            let all = resolve(&raw.all, "all");
+            let none = raw
+                .none
+                .as_ref()
+                .map(|n| resolve(n, "none"))
+                .unwrap_or_default();
+            if all.is_empty() {
+                problems.push(Diagnostic::new(
+                    &path,
+                    at(raw.all.span()),
+                    format!("rule {id}: all"),
+                    "a rule needs at least one concept",
+                ));
+            }
+            if let Some(finding) = finding {
+                rules.push(Rule {
+                    id,
+                    finding,
+                    all,
+                    none,
+                    within: raw.within.unwrap_or(DEFAULT_WITHIN),
+                    max_words: raw.max_words,
+                });
+            }
+        }
+    }
+    Screener::new(lexicon, rules)
+}

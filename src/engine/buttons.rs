@@ -1,0 +1,132 @@
+//! What a button press means. Button data is short text (Telegram allows 1–64 bytes), and
+//! it comes back from the outside world, so parsing never trusts it: anything unknown or
+//! malformed is `None` and gets a polite "that button is no longer active".
+
+use crate::engine::state::OutreachReason;
+use crate::locale::Locale;
+
+/// Telegram's limit on `callback_data`.
+pub const MAX_DATA_BYTES: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Consent { agree: bool, locale: Locale },
+    Timezone(String),
+    Language(Locale),
+    Forget { confirm: bool },
+    Safe(bool),
+    Outreach { want: bool, reason: OutreachReason },
+}
+
+impl Action {
+    pub fn encode(&self) -> String {
+        let yes_no = |b: bool| if b { "y" } else { "n" };
+        let data = match self {
+            Action::Consent { agree, locale } => format!("c:{}:{}", yes_no(*agree), locale.code()),
+            Action::Timezone(name) => format!("tz:{name}"),
+            Action::Language(locale) => format!("l:{}", locale.code()),
+            Action::Forget { confirm } => format!("f:{}", yes_no(*confirm)),
+            Action::Safe(safe) => format!("s:{}", yes_no(*safe)),
+            Action::Outreach { want, reason } => format!(
+                "o:{}:{}",
+                yes_no(*want),
+                match reason {
+                    OutreachReason::Crisis => "c",
+                    OutreachReason::Support => "s",
+                }
+            ),
+        };
+        debug_assert!(data.len() <= MAX_DATA_BYTES, "button data too long: {data}");
+        data
+    }
+
+    pub fn decode(data: &str) -> Option<Action> {
+        if data.is_empty() || data.len() > MAX_DATA_BYTES {
+            return None;
+        }
+        let yes_no = |s: &str| match s {
+            "y" => Some(true),
+            "n" => Some(false),
+            _ => None,
+        };
+        let mut parts = data.splitn(3, ':');
+        let kind = parts.next()?;
+        let first = parts.next()?;
+        let second = parts.next();
+        Some(match (kind, second) {
+            ("c", Some(code)) => Action::Consent {
+                agree: yes_no(first)?,
+                locale: Locale::from_tag(code)?,
+            },
+            ("tz", None) => Action::Timezone(first.to_string()),
+            ("tz", Some(rest)) => Action::Timezone(format!("{first}:{rest}")),
+            ("l", None) => Action::Language(Locale::from_tag(first)?),
+            ("f", None) => Action::Forget {
+                confirm: yes_no(first)?,
+            },
+            ("s", None) => Action::Safe(yes_no(first)?),
+            ("o", Some(reason)) => Action::Outreach {
+                want: yes_no(first)?,
+                reason: match reason {
+                    "c" => OutreachReason::Crisis,
+                    "s" => OutreachReason::Support,
+                    _ => return None,
+                },
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_within_the_limit() {
+        let actions = [
+            Action::Consent {
+                agree: true,
+                locale: Locale::Es,
+            },
+            Action::Consent {
+                agree: false,
+                locale: Locale::En,
+            },
+            Action::Timezone("America/Argentina/ComodRivadavia".into()),
+            Action::Language(Locale::Es),
+            Action::Forget { confirm: true },
+            Action::Safe(false),
+            Action::Outreach {
+                want: true,
+                reason: OutreachReason::Crisis,
+            },
+            Action::Outreach {
+                want: false,
+                reason: OutreachReason::Support,
+            },
+        ];
+        for action in actions {
+            let data = action.encode();
+            assert!(data.len() <= MAX_DATA_BYTES);
+            assert_eq!(Action::decode(&data), Some(action));
+        }
+    }
+
+    #[test]
+    fn forged_data_is_refused() {
+        for data in [
+            "",
+            "x",
+            "c:maybe:en",
+            "c:y:fr",
+            "f:",
+            "s:yes",
+            "o:y:z",
+            "l:de",
+            &"tz:".repeat(30),
+        ] {
+            assert_eq!(Action::decode(data), None, "{data}");
+        }
+    }
+}

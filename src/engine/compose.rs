@@ -1,0 +1,297 @@
+//! Building replies from content: which texts, in which order, with which buttons.
+
+use crate::content::Msg;
+use crate::engine::buttons::Action;
+use crate::engine::state::{OutreachReason, UserRecord};
+use crate::engine::{Button, Change, Dialogue, Engine, Outcome, Reply, Route, Turn, plain};
+use crate::locale::Locale;
+use crate::safety::{Assessment, Clinical, Crisis, Smalltalk, Support};
+
+impl Engine {
+    fn button_for(&self, locale: Locale, msg: Msg, action: Action) -> Button {
+        Button {
+            label: self.content.text(locale, msg).to_string(),
+            data: action.encode(),
+        }
+    }
+
+    pub(super) fn welcome(&self, locale: Locale) -> Vec<Reply> {
+        vec![
+            self.say(locale, Msg::Welcome),
+            Reply {
+                text: self.content.text(locale, Msg::ConsentAsk).to_string(),
+                buttons: vec![vec![
+                    self.button_for(
+                        locale,
+                        Msg::BtnAgree,
+                        Action::Consent {
+                            agree: true,
+                            locale,
+                        },
+                    ),
+                    self.button_for(
+                        locale,
+                        Msg::BtnNotNow,
+                        Action::Consent {
+                            agree: false,
+                            locale,
+                        },
+                    ),
+                ]],
+                urgent: false,
+            },
+        ]
+    }
+
+    pub(super) fn timezone_prompt_text(&self, locale: Locale) -> String {
+        let default = self.settings.default_timezone.name();
+        self.content
+            .render(locale, Msg::TimezoneAsk, &[("default", default)])
+    }
+
+    /// The configured default first, then the common zones, two to a row.
+    pub(super) fn timezone_buttons(&self) -> Vec<Vec<Button>> {
+        let mut zones = vec![self.settings.default_timezone];
+        for tz in &self.settings.timezone_choices {
+            if !zones.contains(tz) {
+                zones.push(*tz);
+            }
+        }
+        zones
+            .chunks(2)
+            .map(|pair| {
+                pair.iter()
+                    .map(|tz| Button {
+                        label: tz.name().replace('_', " "),
+                        data: Action::Timezone(tz.name().to_string()).encode(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub(super) fn timezone_prompt(&self, locale: Locale) -> Reply {
+        Reply {
+            text: self.timezone_prompt_text(locale),
+            buttons: self.timezone_buttons(),
+            urgent: false,
+        }
+    }
+
+    pub(super) fn language_prompt(&self, locale: Locale) -> Reply {
+        Reply {
+            text: self.content.text(locale, Msg::LanguageAsk).to_string(),
+            buttons: vec![
+                Locale::ALL
+                    .iter()
+                    .map(|&l| self.button_for(l, Msg::LanguageName, Action::Language(l)))
+                    .collect(),
+            ],
+            urgent: false,
+        }
+    }
+
+    pub(super) fn forget_prompt(&self, locale: Locale) -> Reply {
+        Reply {
+            text: self.content.text(locale, Msg::ForgetConfirm).to_string(),
+            buttons: vec![vec![
+                self.button_for(locale, Msg::BtnForgetYes, Action::Forget { confirm: true }),
+                self.button_for(locale, Msg::BtnForgetNo, Action::Forget { confirm: false }),
+            ]],
+            urgent: false,
+        }
+    }
+
+    /// Everything stored about the person, read from the record the store returned.
+    pub(super) fn privacy(&self, turn: &Turn, record: &UserRecord) -> Reply {
+        let locale = record.locale;
+        let text = |msg| self.content.text(locale, msg).to_string();
+        let channel = turn.inbound.user.to_string();
+        let timezone = record
+            .timezone
+            .clone()
+            .unwrap_or_else(|| text(Msg::PrivacyNotSet));
+        let consented = record.consented_at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let reminders = text(if record.paused {
+            Msg::RemindersOff
+        } else {
+            Msg::RemindersOn
+        });
+        let dialogue = match record.dialogue {
+            Dialogue::Idle => "-",
+            Dialogue::AwaitingTimezone => "timezone",
+            Dialogue::ConfirmForget => "forget",
+        };
+        let mut body = self.content.render(
+            locale,
+            Msg::PrivacyReport,
+            &[
+                ("channel", &channel),
+                ("language", self.content.text(locale, Msg::LanguageName)),
+                ("timezone", &timezone),
+                ("consented", &consented),
+                ("reminders", &reminders),
+                ("dialogue", dialogue),
+            ],
+        );
+        for request in &record.outreach_requests {
+            body.push_str(&format!(
+                "\n- {} ({})",
+                request.at.format("%Y-%m-%d %H:%M UTC"),
+                match request.reason {
+                    OutreachReason::Crisis => "crisis",
+                    OutreachReason::Support => "support",
+                }
+            ));
+        }
+        plain(body)
+    }
+
+    /// The crisis reply: recognise, then the right human help, most urgent line first, then
+    /// "are you safe right now?"; and the offer to tell the care team only if the person
+    /// agreed to that at enrollment.
+    pub(super) fn crisis(&self, turn: &Turn, assessment: &Assessment, locale: Locale) -> Outcome {
+        let r = &self.settings.resources;
+        let primary = assessment.crisis[0];
+        let emergency_first = assessment.crisis.iter().any(|c| c.is_emergency());
+        let line =
+            |msg: Msg, key: &str, value: &str| self.content.render(locale, msg, &[(key, value)]);
+        let mut lines = vec![self.content.text(locale, empathy(primary)).to_string()];
+        let emergency = line(Msg::CrisisEmergency, "emergency", &r.emergency);
+        if emergency_first {
+            lines.push(emergency.clone());
+        }
+        lines.push(line(Msg::CrisisLifeline, "lifeline", &r.lifeline));
+        lines.push(line(Msg::CrisisTextLine, "text_line", &r.text_line));
+        if !emergency_first {
+            lines.push(emergency);
+        }
+        if assessment.crisis.contains(&Crisis::Overdose) {
+            lines.push(line(Msg::CrisisPoison, "poison", &r.poison));
+        }
+        lines.push(line(Msg::CrisisHelpline, "helpline", &r.helpline));
+        if let Some(clinic) = &r.clinic_line {
+            lines.push(line(Msg::CrisisClinic, "clinic_line", clinic));
+        }
+        lines.push(self.content.text(locale, Msg::CrisisSafeAsk).to_string());
+        let mut replies = vec![Reply {
+            text: lines.join("\n\n"),
+            buttons: vec![vec![
+                self.button_for(locale, Msg::BtnSafeYes, Action::Safe(true)),
+                self.button_for(locale, Msg::BtnSafeNo, Action::Safe(false)),
+            ]],
+            urgent: true,
+        }];
+        if turn.record().is_some_and(|r| r.care_team_consent) {
+            replies.push(Reply {
+                urgent: true,
+                ..self.outreach_offer(locale, OutreachReason::Crisis)
+            });
+        }
+        self.outcome_in(locale, replies, Change::Keep, Route::Crisis)
+    }
+
+    fn outreach_offer(&self, locale: Locale, reason: OutreachReason) -> Reply {
+        Reply {
+            text: self.content.text(locale, Msg::TeamOffer).to_string(),
+            buttons: vec![vec![
+                self.button_for(
+                    locale,
+                    Msg::BtnTeamYes,
+                    Action::Outreach { want: true, reason },
+                ),
+                self.button_for(
+                    locale,
+                    Msg::BtnTeamNo,
+                    Action::Outreach {
+                        want: false,
+                        reason,
+                    },
+                ),
+            ]],
+            urgent: false,
+        }
+    }
+
+    pub(super) fn safe_yes(&self, locale: Locale) -> Reply {
+        let r = &self.settings.resources;
+        plain(
+            self.content
+                .render(locale, Msg::SafeYesReply, &[("lifeline", &r.lifeline)]),
+        )
+    }
+
+    pub(super) fn safe_no(&self, locale: Locale) -> Reply {
+        let r = &self.settings.resources;
+        Reply {
+            urgent: true,
+            ..plain(self.content.render(
+                locale,
+                Msg::SafeNoReply,
+                &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+            ))
+        }
+    }
+
+    pub(super) fn outreach_recorded(&self, locale: Locale) -> Reply {
+        let r = &self.settings.resources;
+        plain(
+            self.content
+                .render(locale, Msg::TeamRequested, &[("lifeline", &r.lifeline)]),
+        )
+    }
+
+    pub(super) fn clinical(&self, locale: Locale, _kind: Clinical) -> Reply {
+        let r = &self.settings.resources;
+        plain(self.content.render(
+            locale,
+            Msg::ClinicalRefusal,
+            &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+        ))
+    }
+
+    /// Warmth first, then concrete options, the helpline, and (for someone enrolled) an
+    /// offer to have the care team reach out.
+    pub(super) fn support(&self, turn: &Turn, locale: Locale, kind: Support) -> Vec<Reply> {
+        let r = &self.settings.resources;
+        let opening = match kind {
+            Support::Craving => Msg::SupportCraving,
+            Support::Lapse => Msg::SupportLapse,
+            Support::HighRisk => Msg::SupportHighRisk,
+        };
+        let text = [
+            self.content.text(locale, opening).to_string(),
+            self.content.text(locale, Msg::SupportOptions).to_string(),
+            self.content
+                .render(locale, Msg::SupportHelpline, &[("helpline", &r.helpline)]),
+        ]
+        .join("\n\n");
+        let mut replies = vec![plain(text)];
+        if turn.record().is_some() {
+            replies.push(self.outreach_offer(locale, OutreachReason::Support));
+        }
+        replies
+    }
+
+    pub(super) fn smalltalk(&self, locale: Locale, kind: Smalltalk) -> Reply {
+        self.say(
+            locale,
+            match kind {
+                Smalltalk::Greeting => Msg::SmalltalkGreeting,
+                Smalltalk::Thanks => Msg::SmalltalkThanks,
+                Smalltalk::Ack => Msg::SmalltalkAck,
+            },
+        )
+    }
+}
+
+fn empathy(kind: Crisis) -> Msg {
+    match kind {
+        Crisis::Suicide => Msg::CrisisSuicide,
+        Crisis::SelfHarm => Msg::CrisisSelfHarm,
+        Crisis::Overdose => Msg::CrisisOverdose,
+        Crisis::Withdrawal => Msg::CrisisWithdrawal,
+        Crisis::HarmOthers => Msg::CrisisHarmOthers,
+        Crisis::Unsafe => Msg::CrisisUnsafe,
+    }
+}

@@ -1,0 +1,632 @@
+//! The conversation: `(stored state, inbound message, now) -> (replies, state change)`.
+//!
+//! Invariants: pure (no I/O, no clock, no channel or store types); total (every input gets
+//! replies, bad input a polite one, never an error or a panic); the crisis check runs first
+//! on every text in every state; every reply text comes from `messages/`.
+
+pub mod buttons;
+mod compose;
+pub mod state;
+pub mod timezone;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::content::{Content, Msg};
+use crate::locale::Locale;
+use crate::user::UserKey;
+use buttons::Action;
+pub use state::{Dialogue, OutreachReason, OutreachRequest, UserRecord};
+
+/// One message or button press from a person.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub user: UserKey,
+    pub at: DateTime<Utc>,
+    /// The channel's hint of the person's language (Telegram's `language_code`).
+    pub language: Option<Locale>,
+    pub chat: ChatKind,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    Private,
+    /// Groups, supergroups and channels: Waypoint answers only in private chats.
+    Shared,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Text(String),
+    /// The data of a pressed button.
+    Button(String),
+    /// A sticker, photo, voice note, location or anything else that is not text.
+    Unsupported,
+}
+
+/// One message to send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    /// Rows of buttons.
+    pub buttons: Vec<Vec<Button>>,
+    /// Crisis replies go out before anything queued, and even if saving state fails.
+    pub urgent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// What the store should do after this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Keep,
+    /// Write the record; `durable` asks for a flush to disk before the replies go out
+    /// (consent, so a crash cannot lose an agreement the person saw acknowledged).
+    Save {
+        record: UserRecord,
+        durable: bool,
+    },
+    /// Erase every record of the person, durably, before replying.
+    Forget,
+}
+
+/// Which path a message took: for the triage tool and for counting, never for content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Crisis,
+    Support,
+    Clinical,
+    Faq,
+    Smalltalk,
+    Fallback,
+    Command,
+    Button,
+    Dialogue,
+    Other,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Crisis => "crisis",
+            Route::Support => "support",
+            Route::Clinical => "clinical",
+            Route::Faq => "faq",
+            Route::Smalltalk => "smalltalk",
+            Route::Fallback => "fallback",
+            Route::Command => "command",
+            Route::Button => "button",
+            Route::Dialogue => "dialogue",
+            Route::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub replies: Vec<Reply>,
+    pub change: Change,
+    pub route: Route,
+    pub locale: Locale,
+    /// The FAQ entry answered, when the route is [`Route::Faq`].
+    pub faq_id: Option<String>,
+}
+
+/// The person's stored state as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// No record: the person has not consented (or has been forgotten).
+    Nothing,
+    Found(UserRecord),
+    /// A record exists but cannot be decoded. The person still gets crisis help and can
+    /// /forget it; nothing else touches it.
+    Unreadable,
+}
+
+/// Phone numbers and lines for the crisis reply; US defaults, overridable per region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub emergency: String,
+    pub lifeline: String,
+    pub text_line: String,
+    pub helpline: String,
+    pub poison: String,
+    pub clinic_line: Option<String>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self {
+            emergency: "911".into(),
+            lifeline: "988".into(),
+            text_line: "741741".into(),
+            helpline: "1-800-662-4357".into(),
+            poison: "1-800-222-1222".into(),
+            clinic_line: None,
+        }
+    }
+}
+
+/// Settings the engine needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub resources: Resources,
+    pub default_locale: Locale,
+    pub default_timezone: Tz,
+    /// Offered as buttons when asking for a time zone, after the default.
+    pub timezone_choices: Vec<Tz>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        use chrono_tz::America;
+        Self {
+            resources: Resources::default(),
+            default_locale: Locale::En,
+            default_timezone: America::New_York,
+            timezone_choices: vec![
+                America::New_York,
+                America::Chicago,
+                America::Denver,
+                America::Phoenix,
+                America::Los_Angeles,
+                America::Anchorage,
+                chrono_tz::Pacific::Honolulu,
+                America::Puerto_Rico,
+            ],
+        }
+    }
+}
+
+/// The conversation engine: content and settings, shared by every channel.
+pub struct Engine {
+    content: Arc<Content>,
+    settings: Settings,
+}
+
+/// A message's context while the engine works on it.
+struct Turn<'a> {
+    inbound: &'a Inbound,
+    stored: &'a Stored,
+    locale: Locale,
+}
+
+impl Turn<'_> {
+    fn record(&self) -> Option<&UserRecord> {
+        match self.stored {
+            Stored::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(content: Arc<Content>, settings: Settings) -> Self {
+        Self { content, settings }
+    }
+
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Handles one inbound message. Never fails: bad input gets a polite reply.
+    pub fn handle(&self, stored: &Stored, inbound: &Inbound) -> Outcome {
+        let locale = match stored {
+            Stored::Found(r) => r.locale,
+            _ => inbound.language.unwrap_or(self.settings.default_locale),
+        };
+        let turn = Turn {
+            inbound,
+            stored,
+            locale,
+        };
+        // 1. The crisis check, first, on every text, in every state and every chat.
+        if let Body::Text(text) = &inbound.body {
+            let assessment = self.content.screener.screen(text);
+            if assessment.is_crisis() {
+                let locale = self.reply_locale(&turn, text);
+                return self.crisis(&turn, &assessment, locale);
+            }
+        }
+        if inbound.chat == ChatKind::Shared {
+            return self.outcome(
+                &turn,
+                vec![self.say(locale, Msg::PrivateOnly)],
+                Change::Keep,
+                Route::Other,
+            );
+        }
+        match &inbound.body {
+            Body::Unsupported => self.outcome(
+                &turn,
+                vec![self.say(locale, Msg::UnsupportedMedia)],
+                Change::Keep,
+                Route::Other,
+            ),
+            Body::Button(data) => self.button(&turn, data),
+            Body::Text(text) => self.text(&turn, text),
+        }
+    }
+
+    /// What a consented participant with no open dialogue would receive for `text`:
+    /// the basis of `waypoint triage` and `waypoint eval`.
+    pub fn triage(&self, text: &str, locale: Locale, at: DateTime<Utc>) -> Outcome {
+        let mut record = UserRecord::new(locale, at);
+        record.dialogue = Dialogue::Idle;
+        record.timezone = Some(self.settings.default_timezone.name().to_string());
+        let inbound = Inbound {
+            user: UserKey::new(crate::user::Channel::Terminal, "triage"),
+            at,
+            language: Some(locale),
+            chat: ChatKind::Private,
+            body: Body::Text(text.to_string()),
+        };
+        self.handle(&Stored::Found(record), &inbound)
+    }
+
+    fn text(&self, turn: &Turn, text: &str) -> Outcome {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return self.outcome(
+                turn,
+                vec![self.say(turn.locale, Msg::EmptyMessage)],
+                Change::Keep,
+                Route::Other,
+            );
+        }
+        if let Some(command) = trimmed.strip_prefix('/') {
+            return self.command(turn, command);
+        }
+        if let Some(record) = turn.record()
+            && record.dialogue == Dialogue::AwaitingTimezone
+            && let Some(outcome) = self.typed_timezone(turn, record, trimmed)
+        {
+            return outcome;
+        }
+        if *turn.stored == Stored::Unreadable {
+            return self.store_trouble(turn);
+        }
+        self.question(turn, trimmed)
+    }
+
+    /// Steps 4–6 of the pipeline: the clinical-advice guard, support, small talk; then the
+    /// honest fallback.
+    fn question(&self, turn: &Turn, text: &str) -> Outcome {
+        let assessment = self.content.screener.screen(text);
+        let locale = self.reply_locale(turn, text);
+        if let Some(kind) = assessment.clinical {
+            return self.outcome_in(
+                locale,
+                vec![self.clinical(locale, kind)],
+                Change::Keep,
+                Route::Clinical,
+            );
+        }
+        if let Some(kind) = assessment.support {
+            return self.outcome_in(
+                locale,
+                self.support(turn, locale, kind),
+                Change::Keep,
+                Route::Support,
+            );
+        }
+        if let Some(kind) = assessment.smalltalk {
+            return self.outcome_in(
+                locale,
+                vec![self.smalltalk(locale, kind)],
+                Change::Keep,
+                Route::Smalltalk,
+            );
+        }
+        self.outcome_in(
+            locale,
+            vec![self.say(locale, Msg::Fallback)],
+            Change::Keep,
+            Route::Fallback,
+        )
+    }
+
+    /// The locale to answer free text in: the message's own language when it is clearly
+    /// another supported one, else the person's.
+    fn reply_locale(&self, turn: &Turn, text: &str) -> Locale {
+        Locale::guess(text).unwrap_or(turn.locale)
+    }
+
+    fn typed_timezone(&self, turn: &Turn, record: &UserRecord, text: &str) -> Option<Outcome> {
+        match timezone::resolve(text) {
+            Some(tz) => Some(self.set_timezone(turn, record, tz)),
+            None if timezone::looks_like_attempt(text) => {
+                let mut reply =
+                    self.content
+                        .render(turn.locale, Msg::TimezoneInvalid, &[("input", text)]);
+                reply.push_str("\n\n");
+                reply.push_str(&self.timezone_prompt_text(turn.locale));
+                Some(self.outcome(
+                    turn,
+                    vec![Reply {
+                        text: reply,
+                        buttons: self.timezone_buttons(),
+                        urgent: false,
+                    }],
+                    Change::Keep,
+                    Route::Dialogue,
+                ))
+            }
+            None => None,
+        }
+    }
+
+    fn set_timezone(&self, turn: &Turn, record: &UserRecord, tz: Tz) -> Outcome {
+        let first_time = record.timezone.is_none();
+        let mut next = record.clone();
+        next.timezone = Some(tz.name().to_string());
+        next.dialogue = Dialogue::Idle;
+        let mut text =
+            self.content
+                .render(next.locale, Msg::TimezoneSet, &[("timezone", tz.name())]);
+        if first_time {
+            text.push_str("\n\n");
+            text.push_str(self.content.text(next.locale, Msg::OnboardingDone));
+        }
+        self.outcome(
+            turn,
+            vec![plain(text)],
+            Change::Save {
+                record: next,
+                durable: false,
+            },
+            Route::Dialogue,
+        )
+    }
+
+    fn command(&self, turn: &Turn, command: &str) -> Outcome {
+        let name = command
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let locale = turn.locale;
+        let say = |msg| vec![self.say(locale, msg)];
+        let keep = |replies| self.outcome(turn, replies, Change::Keep, Route::Command);
+        let save = |record: UserRecord, replies| {
+            self.outcome(
+                turn,
+                replies,
+                Change::Save {
+                    record,
+                    durable: false,
+                },
+                Route::Command,
+            )
+        };
+        if *turn.stored == Stored::Unreadable && name != "forget" && name != "help" {
+            return self.store_trouble(turn);
+        }
+        match (name.as_str(), turn.record()) {
+            ("start", None) => keep(self.welcome(locale)),
+            ("start", Some(record)) if record.timezone.is_none() => {
+                let mut next = record.clone();
+                next.dialogue = Dialogue::AwaitingTimezone;
+                save(next, vec![self.timezone_prompt(locale)])
+            }
+            ("start", Some(_)) => keep(say(Msg::AlreadyEnrolled)),
+            ("help", _) => keep(say(Msg::Help)),
+            ("privacy", None) => keep(say(Msg::PrivacyNothing)),
+            ("privacy", Some(record)) => keep(vec![self.privacy(turn, record)]),
+            ("language", _) => keep(vec![self.language_prompt(locale)]),
+            ("stop" | "resume" | "timezone", None) => keep(say(Msg::ConsentNeeded)),
+            ("stop", Some(record)) if record.paused => keep(say(Msg::AlreadyStopped)),
+            ("stop", Some(record)) => save(
+                UserRecord {
+                    paused: true,
+                    ..record.clone()
+                },
+                say(Msg::Stopped),
+            ),
+            ("resume", Some(record)) if !record.paused => keep(say(Msg::AlreadyActive)),
+            ("resume", Some(record)) => save(
+                UserRecord {
+                    paused: false,
+                    ..record.clone()
+                },
+                say(Msg::Resumed),
+            ),
+            ("timezone", Some(record)) => save(
+                UserRecord {
+                    dialogue: Dialogue::AwaitingTimezone,
+                    ..record.clone()
+                },
+                vec![self.timezone_prompt(locale)],
+            ),
+            ("forget", None) if *turn.stored == Stored::Nothing => keep(say(Msg::ForgetNothing)),
+            ("forget", None) => keep(vec![self.forget_prompt(locale)]),
+            ("forget", Some(record)) => save(
+                UserRecord {
+                    dialogue: Dialogue::ConfirmForget,
+                    ..record.clone()
+                },
+                vec![self.forget_prompt(locale)],
+            ),
+            _ => keep(say(Msg::UnknownCommand)),
+        }
+    }
+
+    fn button(&self, turn: &Turn, data: &str) -> Outcome {
+        let locale = turn.locale;
+        let expired = || {
+            self.outcome(
+                turn,
+                vec![self.say(locale, Msg::ButtonExpired)],
+                Change::Keep,
+                Route::Button,
+            )
+        };
+        let Some(action) = Action::decode(data) else {
+            return expired();
+        };
+        let record = turn.record();
+        let reply = |msg| vec![self.say(locale, msg)];
+        let done = |replies, change| self.outcome(turn, replies, change, Route::Button);
+        match (action, record) {
+            (
+                Action::Consent {
+                    agree: true,
+                    locale,
+                },
+                None,
+            ) if *turn.stored == Stored::Nothing => {
+                let record = UserRecord::new(locale, turn.inbound.at);
+                let prompt = self.timezone_prompt(locale);
+                self.outcome_in(
+                    locale,
+                    vec![prompt],
+                    Change::Save {
+                        record,
+                        durable: true,
+                    },
+                    Route::Button,
+                )
+            }
+            (
+                Action::Consent {
+                    agree: false,
+                    locale,
+                },
+                None,
+            ) => self.outcome_in(
+                locale,
+                vec![self.say(locale, Msg::ConsentDeclined)],
+                Change::Keep,
+                Route::Button,
+            ),
+            (Action::Consent { .. }, Some(_)) => done(reply(Msg::AlreadyEnrolled), Change::Keep),
+            (Action::Timezone(name), Some(record)) => match timezone::resolve(&name) {
+                Some(tz) => {
+                    let mut outcome = self.set_timezone(turn, record, tz);
+                    outcome.route = Route::Button;
+                    outcome
+                }
+                None => expired(),
+            },
+            (Action::Language(to), Some(record)) => {
+                let next = UserRecord {
+                    locale: to,
+                    ..record.clone()
+                };
+                self.outcome_in(
+                    to,
+                    vec![self.say(to, Msg::LanguageSet)],
+                    Change::Save {
+                        record: next,
+                        durable: false,
+                    },
+                    Route::Button,
+                )
+            }
+            (Action::Language(to), None) if *turn.stored == Stored::Nothing => {
+                self.outcome_in(to, self.welcome(to), Change::Keep, Route::Button)
+            }
+            (Action::Forget { confirm: true }, Some(record))
+                if record.dialogue == Dialogue::ConfirmForget =>
+            {
+                done(reply(Msg::ForgetDone), Change::Forget)
+            }
+            (Action::Forget { confirm: true }, None) if *turn.stored == Stored::Unreadable => {
+                done(reply(Msg::ForgetDone), Change::Forget)
+            }
+            (Action::Forget { confirm: false }, Some(record))
+                if record.dialogue == Dialogue::ConfirmForget =>
+            {
+                done(
+                    reply(Msg::ForgetCancelled),
+                    Change::Save {
+                        record: UserRecord {
+                            dialogue: Dialogue::Idle,
+                            ..record.clone()
+                        },
+                        durable: false,
+                    },
+                )
+            }
+            (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
+            (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
+            (Action::Outreach { want: true, reason }, Some(record))
+                if reason == OutreachReason::Support || record.care_team_consent =>
+            {
+                let mut next = record.clone();
+                next.outreach_requests.push(OutreachRequest {
+                    at: turn.inbound.at,
+                    reason,
+                });
+                done(
+                    vec![self.outreach_recorded(locale)],
+                    Change::Save {
+                        record: next,
+                        durable: true,
+                    },
+                )
+            }
+            (Action::Outreach { want: false, .. }, Some(_)) => {
+                done(reply(Msg::TeamDeclined), Change::Keep)
+            }
+            _ => expired(),
+        }
+    }
+
+    fn store_trouble(&self, turn: &Turn) -> Outcome {
+        let r = &self.settings.resources;
+        let text = self.content.render(
+            turn.locale,
+            Msg::StoreTrouble,
+            &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+        );
+        self.outcome(turn, vec![plain(text)], Change::Keep, Route::Other)
+    }
+
+    fn say(&self, locale: Locale, msg: Msg) -> Reply {
+        plain(self.content.text(locale, msg).to_string())
+    }
+
+    fn outcome(&self, turn: &Turn, replies: Vec<Reply>, change: Change, route: Route) -> Outcome {
+        self.outcome_in(turn.locale, replies, change, route)
+    }
+
+    fn outcome_in(
+        &self,
+        locale: Locale,
+        replies: Vec<Reply>,
+        change: Change,
+        route: Route,
+    ) -> Outcome {
+        Outcome {
+            replies,
+            change,
+            route,
+            locale,
+            faq_id: None,
+        }
+    }
+}
+
+/// A reply with no buttons.
+fn plain(text: String) -> Reply {
+    Reply {
+        text,
+        buttons: Vec::new(),
+        urgent: false,
+    }
+}

@@ -1,0 +1,26 @@
+//! Waypoint: a chat companion for people in Intensive Outpatient Programs.
+//!
+//! # Layout
+//! - [`safety`], [`content`], [`engine`]: the pure core. Text in, replies and state
+//!   changes out; time is passed in; no I/O beyond loading content at start.
+//! - [`store`]: the sled store (the only module that knows sled).
+//! - [`app`]: wiring — load state, run the engine, commit, hand replies to a channel.
+//! - [`channels`]: the terminal and Telegram adapters (only `channels::telegram` knows
+//!   teloxide).
+//! - [`config`], [`clock`], [`pseudonym`]: configuration, time, log ids.
+//!
+//! See `ARCHITECTURE.md` for the data flow and the invariants.
+
+pub mod app;
+pub mod channels;
+pub mod clock;
+pub mod config;
+pub mod content;
+pub mod diagnostic;
+pub mod engine;
+pub mod locale;
+pub mod pseudonym;
+pub mod safety;
+pub mod store;
+pub mod tools;
+pub mod user;

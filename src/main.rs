@@ -1,0 +1,260 @@
+//! The `waypoint` command: thin wiring around the library; `anyhow` lives only here.
+
+use std::io::{self, BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+
+use waypoint::app::App;
+use waypoint::channels::{console, telegram};
+use waypoint::clock::{Clock, SystemClock};
+use waypoint::config::Config;
+use waypoint::content::Content;
+use waypoint::engine::Engine;
+use waypoint::locale::Locale;
+use waypoint::store::Store;
+use waypoint::tools::{eval, triage};
+use waypoint::user::{Channel, UserKey};
+
+/// Waypoint: reminders, check-ins, a curated FAQ and crisis routing for people in
+/// Intensive Outpatient Programs.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (default: ./waypoint.toml if it exists).
+    #[arg(long, global = true, env = "WAYPOINT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the store (default: ./data).
+    #[arg(long, global = true, env = "WAYPOINT_DATA")]
+    data: Option<PathBuf>,
+    /// Content directory (default: ./messages).
+    #[arg(long, global = true, env = "WAYPOINT_MESSAGES")]
+    messages: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Chat with the bot in this terminal: no token, no network, the same engine and store.
+    Chat {
+        /// Who you are in the store (each name is a separate person).
+        #[arg(long, default_value = "local")]
+        user: String,
+        /// Language before you choose one: en or es (default: from $LANG).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Run the Telegram bot (token from TELOXIDE_TOKEN).
+    Run {
+        /// Bot API base URL (default: TELOXIDE_API_URL, then the config, then Telegram's).
+        #[arg(long)]
+        api_url: Option<String>,
+    },
+    /// Route messages from stdin and print what the bot would answer, as JSON lines.
+    Triage {
+        /// Input lines are JSON objects with a "text" field (and optional "lang").
+        #[arg(long)]
+        jsonl: bool,
+        /// Language of plain-text lines: en or es.
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
+    /// Measure triage against labelled JSON lines; exit non-zero below the thresholds.
+    Eval(EvalArgs),
+    /// Validate the configuration and every file in messages/.
+    Check,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    file: PathBuf,
+    /// Minimum crisis recall, per language (0–1).
+    #[arg(long)]
+    min_crisis_recall: Option<f64>,
+    /// Maximum share of benign messages routed to crisis.
+    #[arg(long)]
+    max_benign_as_crisis: Option<f64>,
+    #[arg(long)]
+    min_clinical_recall: Option<f64>,
+    /// Maximum share of program questions routed to clinical.
+    #[arg(long)]
+    max_faq_as_clinical: Option<f64>,
+    #[arg(long)]
+    min_support_recall: Option<f64>,
+    /// Minimum share of FAQ questions answered with an expected phrase.
+    #[arg(long)]
+    min_faq_correct: Option<f64>,
+    /// Maximum share of off-topic questions answered from the FAQ.
+    #[arg(long)]
+    max_fallback_answered: Option<f64>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let quiet = matches!(
+        cli.command,
+        Command::Chat { .. } | Command::Triage { .. } | Command::Eval(_) | Command::Check
+    );
+    init_logging(if quiet { "warn" } else { "info" });
+    let config = load_config(cli.config.as_deref())?;
+    let messages_dir = messages_dir(cli.messages.as_deref(), &config);
+    let content = Content::load(&messages_dir)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "the content in {} has problems (run `waypoint check`)",
+                messages_dir.display()
+            )
+        })?;
+    let engine = Engine::new(Arc::new(content), config.settings.clone());
+    let clock = SystemClock;
+    match cli.command {
+        Command::Check => {
+            println!("configuration and content OK ({})", messages_dir.display());
+            Ok(())
+        }
+        Command::Triage { jsonl, lang } => {
+            let locale = parse_locale(&lang)?;
+            triage::run(
+                &engine,
+                clock.now(),
+                locale,
+                jsonl,
+                io::stdin().lock(),
+                io::stdout().lock(),
+            )
+            .context("triage failed")
+        }
+        Command::Eval(args) => run_eval(&engine, &args, clock.now()),
+        Command::Chat { user, lang } => {
+            let store = open_store(cli.data.as_deref(), &config)?;
+            let app = App::new(engine, Arc::new(store));
+            let language = match lang {
+                Some(l) => Some(parse_locale(&l)?),
+                None => std::env::var("LANG")
+                    .ok()
+                    .and_then(|l| Locale::from_tag(&l)),
+            };
+            let user = UserKey::new(Channel::Terminal, user);
+            let stdin = io::stdin();
+            let interactive = stdin.is_terminal();
+            if interactive {
+                eprintln!("Waypoint terminal chat. Type /start to begin; Ctrl-D to leave.");
+            }
+            console::run(
+                &app,
+                &clock,
+                &user,
+                language,
+                stdin.lock(),
+                io::stdout().lock(),
+                interactive,
+            )
+            .context("terminal chat failed")
+        }
+        Command::Run { api_url } => {
+            let token = std::env::var("TELOXIDE_TOKEN").map_err(|_| {
+                anyhow!(
+                    "TELOXIDE_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), \
+                     then run: TELOXIDE_TOKEN=<the token it gives you> waypoint run"
+                )
+            })?;
+            let api_url = api_url
+                .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
+                .or(config.api_url.clone());
+            let store = open_store(cli.data.as_deref(), &config)?;
+            let app = Arc::new(App::new(engine, Arc::new(store.clone())));
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime
+                .block_on(telegram::run(app, Arc::new(SystemClock), token, api_url))
+                .context("the Telegram channel stopped with an error")?;
+            store
+                .flush()
+                .context("cannot flush the store on shutdown")?;
+            Ok(())
+        }
+    }
+}
+
+fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let mut items = Vec::new();
+    for (n, line) in io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", args.file.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = serde_json::from_str(&line).with_context(|| {
+            format!("{}:{}: not a labelled message", args.file.display(), n + 1)
+        })?;
+        items.push(item);
+    }
+    let report = eval::evaluate(engine, &items, at);
+    print!("{}", report.render());
+    let thresholds = eval::Thresholds {
+        min_crisis_recall: args.min_crisis_recall,
+        max_benign_as_crisis: args.max_benign_as_crisis,
+        min_clinical_recall: args.min_clinical_recall,
+        max_faq_as_clinical: args.max_faq_as_clinical,
+        min_support_recall: args.min_support_recall,
+        min_faq_correct: args.min_faq_correct,
+        max_fallback_answered: args.max_fallback_answered,
+    };
+    let failures = report.failures(&thresholds);
+    if failures.is_empty() {
+        println!("\nall thresholds met");
+        Ok(())
+    } else {
+        for f in &failures {
+            println!("FAIL {f}");
+        }
+        bail!("{} threshold(s) not met", failures.len())
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let default = Path::new("waypoint.toml");
+    match path {
+        Some(p) => Config::load(p).map_err(|e| anyhow!("{e}")),
+        None if default.exists() => Config::load(default).map_err(|e| anyhow!("{e}")),
+        None => Ok(Config::default()),
+    }
+}
+
+fn messages_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
+    if let Some(dir) = flag.or(config.messages_dir.as_deref()) {
+        return dir.to_path_buf();
+    }
+    let local = PathBuf::from("messages");
+    if local.is_dir() {
+        return local;
+    }
+    // Running the binary from elsewhere in a checkout: use the content it was built with.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
+}
+
+fn open_store(flag: Option<&Path>, config: &Config) -> Result<Store> {
+    let dir = flag
+        .map(Path::to_path_buf)
+        .or_else(|| config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    Store::open(&dir).map_err(|e| anyhow!("{e}"))
+}
+
+fn parse_locale(tag: &str) -> Result<Locale> {
+    Locale::from_tag(tag).ok_or_else(|| anyhow!("unsupported language {tag:?}: use en or es"))
+}

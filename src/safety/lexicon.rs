@@ -1,0 +1,356 @@
+//! Compiled concept lexicons: find every place a concept's patterns occur in a message.
+//!
+//! Pattern words are interned as *terms*; each message word is resolved once to the set of
+//! terms it satisfies (exact, prefix, or one edit away), then phrases are matched over those
+//! sets. Resolution uses hash look-ups only (a deletion index for typos), so screening a
+//! message costs a few look-ups per word, whatever the size of the lexicon.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::fast_hash::FastHasher;
+use super::normalize::{fold, words};
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// How many other words may stand between two consecutive words of a phrase.
+pub const MAX_GAP: usize = 2;
+/// Words at least this long also match a misspelling one edit away.
+pub const FUZZY_MIN_CHARS: usize = 5;
+/// A prefix pattern (`word*`) needs at least this many characters before the star.
+pub const PREFIX_MIN_CHARS: usize = 3;
+
+pub type ConceptId = usize;
+type TermId = u32;
+
+/// One occurrence of a concept in a message, as a range of word positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub concept: ConceptId,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Why a pattern cannot be compiled; the content loader adds file and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("the pattern has no words once punctuation is removed")]
+    Empty,
+    #[error("a prefix pattern needs at least {PREFIX_MIN_CHARS} letters before `*`")]
+    ShortPrefix,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum TermSpec {
+    Exact { key: String, fuzzy: bool },
+    Prefix(String),
+}
+
+struct Pattern {
+    concept: ConceptId,
+    terms: Vec<TermId>,
+}
+
+/// Lexicons compiled for matching.
+#[derive(Default)]
+pub struct Lexicon {
+    names: Vec<String>,
+    terms: Map<TermSpec, TermId>,
+    exact: Map<String, Vec<TermId>>,
+    /// Keys of fuzzy terms and their one-letter deletions, for typo look-ups.
+    deletions: Map<String, Vec<(TermId, usize)>>,
+    fuzzy_keys: Vec<String>,
+    prefixes: Map<String, Vec<TermId>>,
+    patterns: Vec<Pattern>,
+    by_first_term: Map<TermId, Vec<usize>>,
+}
+
+/// A message made ready for matching: its words and the terms each satisfies.
+pub struct Prepared {
+    terms: Vec<Vec<TermId>>,
+}
+
+impl Prepared {
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Blanks the words in `start..=end` so that no later pattern can use them.
+    pub fn mask(&mut self, start: usize, end: usize) {
+        for set in &mut self.terms[start..=end] {
+            set.clear();
+        }
+    }
+}
+
+impl Lexicon {
+    /// Adds a concept (or extends one of the same name, as locales share names) and returns
+    /// its id.
+    pub fn concept(&mut self, name: &str) -> ConceptId {
+        if let Some(id) = self.names.iter().position(|n| n == name) {
+            return id;
+        }
+        self.names.push(name.to_string());
+        self.names.len() - 1
+    }
+
+    pub fn concept_id(&self, name: &str) -> Option<ConceptId> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    pub fn concept_name(&self, id: ConceptId) -> &str {
+        &self.names[id]
+    }
+
+    /// Compiles one pattern into `concept`.
+    pub fn add_pattern(&mut self, concept: ConceptId, pattern: &str) -> Result<(), PatternError> {
+        let mut terms = Vec::new();
+        for raw in pattern.split_whitespace() {
+            let (spec_word, spec) = if let Some(stem) = raw.strip_suffix('*') {
+                (stem, SpecKind::Prefix)
+            } else if let Some(exact) = raw.strip_prefix('=') {
+                (exact, SpecKind::Exact { fuzzy: false })
+            } else {
+                (raw, SpecKind::Exact { fuzzy: true })
+            };
+            let parts = words(spec_word);
+            let count = parts.len();
+            for (i, part) in parts.into_iter().enumerate() {
+                let key = fold(&part);
+                // Only the last piece of a split word ("12-step*") carries the star.
+                let spec = if matches!(spec, SpecKind::Prefix) && i + 1 == count {
+                    if key.chars().count() < PREFIX_MIN_CHARS {
+                        return Err(PatternError::ShortPrefix);
+                    }
+                    TermSpec::Prefix(key)
+                } else {
+                    let fuzzy = matches!(spec, SpecKind::Exact { fuzzy: true })
+                        && key.chars().count() >= FUZZY_MIN_CHARS;
+                    TermSpec::Exact { key, fuzzy }
+                };
+                terms.push(self.intern(spec));
+            }
+        }
+        let Some(&first) = terms.first() else {
+            return Err(PatternError::Empty);
+        };
+        self.by_first_term
+            .entry(first)
+            .or_default()
+            .push(self.patterns.len());
+        self.patterns.push(Pattern { concept, terms });
+        Ok(())
+    }
+
+    fn intern(&mut self, spec: TermSpec) -> TermId {
+        if let Some(&id) = self.terms.get(&spec) {
+            return id;
+        }
+        let id = self.terms.len() as TermId;
+        match &spec {
+            TermSpec::Exact { key, fuzzy } => {
+                self.exact.entry(key.clone()).or_default().push(id);
+                if *fuzzy {
+                    let slot = self.fuzzy_keys.len();
+                    self.fuzzy_keys.push(key.clone());
+                    for variant in std::iter::once(key.clone()).chain(deletions(key)) {
+                        self.deletions.entry(variant).or_default().push((id, slot));
+                    }
+                }
+            }
+            TermSpec::Prefix(key) => self.prefixes.entry(key.clone()).or_default().push(id),
+        }
+        self.terms.insert(spec, id);
+        id
+    }
+
+    /// Normalises `text` and resolves each word to the terms it satisfies.
+    pub fn prepare(&self, text: &str) -> Prepared {
+        let terms = words(text).iter().map(|w| self.resolve(&fold(w))).collect();
+        Prepared { terms }
+    }
+
+    fn resolve(&self, key: &str) -> Vec<TermId> {
+        let mut found: Vec<TermId> = self.exact.get(key).cloned().unwrap_or_default();
+        let len = key.chars().count();
+        if len >= FUZZY_MIN_CHARS - 1 {
+            for variant in std::iter::once(key.to_string()).chain(deletions(key)) {
+                for &(term, slot) in self.deletions.get(&variant).into_iter().flatten() {
+                    if !found.contains(&term) && within_one_edit(key, &self.fuzzy_keys[slot]) {
+                        found.push(term);
+                    }
+                }
+            }
+        }
+        if !self.prefixes.is_empty() {
+            for (end, _) in key.char_indices().skip(PREFIX_MIN_CHARS) {
+                found.extend(self.prefixes.get(&key[..end]).into_iter().flatten());
+            }
+            found.extend(self.prefixes.get(key).into_iter().flatten());
+        }
+        found
+    }
+
+    /// Every occurrence of every concept, in order of position.
+    pub fn hits(&self, text: &Prepared) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for start in 0..text.terms.len() {
+            for term in &text.terms[start] {
+                for &p in self.by_first_term.get(term).into_iter().flatten() {
+                    let pattern = &self.patterns[p];
+                    if let Some(end) = match_rest(&pattern.terms[1..], text, start) {
+                        let hit = Hit {
+                            concept: pattern.concept,
+                            start,
+                            end,
+                        };
+                        if !hits.contains(&hit) {
+                            hits.push(hit);
+                        }
+                    }
+                }
+            }
+        }
+        hits
+    }
+
+    /// The hits of the given concepts only (used for masks, before anything else runs).
+    pub fn hits_of(&self, text: &Prepared, concept: ConceptId) -> Vec<Hit> {
+        self.hits(text)
+            .into_iter()
+            .filter(|h| h.concept == concept)
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SpecKind {
+    Exact { fuzzy: bool },
+    Prefix,
+}
+
+/// Matches the remaining terms after `start`, allowing up to [`MAX_GAP`] words between
+/// them; returns the position of the last word matched.
+fn match_rest(rest: &[TermId], text: &Prepared, start: usize) -> Option<usize> {
+    let mut at = start;
+    for term in rest {
+        let window = (at + 1)..(at + 2 + MAX_GAP).min(text.terms.len());
+        at = window.clone().find(|&j| text.terms[j].contains(term))?;
+    }
+    Some(at)
+}
+
+/// All strings made by deleting one character.
+fn deletions(key: &str) -> impl Iterator<Item = String> + '_ {
+    key.char_indices().map(move |(i, c)| {
+        let mut s = String::with_capacity(key.len());
+        s.push_str(&key[..i]);
+        s.push_str(&key[i + c.len_utf8()..]);
+        s
+    })
+}
+
+/// Optimal string alignment distance ≤ 1: one insertion, deletion, substitution or swap of
+/// neighbours.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a == b {
+        return true;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match a.len() as isize - b.len() as isize {
+        0 => a[1..] == b[1..] || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..]),
+        1 => a[1..] == *b,
+        -1 => *a == b[1..],
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon(patterns: &[(&str, &[&str])]) -> Lexicon {
+        let mut lex = Lexicon::default();
+        for (name, list) in patterns {
+            let id = lex.concept(name);
+            for p in *list {
+                lex.add_pattern(id, p).unwrap();
+            }
+        }
+        lex
+    }
+
+    fn found(lex: &Lexicon, text: &str) -> Vec<String> {
+        let prepared = lex.prepare(text);
+        lex.hits(&prepared)
+            .iter()
+            .map(|h| lex.concept_name(h.concept).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn phrases_allow_two_words_between() {
+        let lex = lexicon(&[("wish", &["want to die"])]);
+        assert_eq!(found(&lex, "i want to just die"), ["wish"]);
+        assert_eq!(found(&lex, "want to really truly die"), ["wish"]);
+        assert!(found(&lex, "want to go outside and maybe die").is_empty());
+        assert!(found(&lex, "die to want").is_empty());
+    }
+
+    #[test]
+    fn typos_prefixes_and_exact_words() {
+        let lex = lexicon(&[
+            ("s", &["suicidal"]),
+            ("o", &["overdos*"]),
+            ("e", &["=pills"]),
+        ]);
+        assert_eq!(found(&lex, "feeling sucidal"), ["s"]);
+        assert_eq!(found(&lex, "feeling suicdial"), ["s"]);
+        assert_eq!(found(&lex, "he overdosed"), ["o"]);
+        assert_eq!(found(&lex, "pills"), ["e"]);
+        assert!(found(&lex, "pils").is_empty());
+        assert!(found(&lex, "suicide squad").is_empty());
+    }
+
+    #[test]
+    fn short_words_need_an_exact_match() {
+        let lex = lexicon(&[("k", &["kms"])]);
+        assert_eq!(found(&lex, "kmssss"), ["k"]);
+        assert!(found(&lex, "kma").is_empty());
+    }
+
+    #[test]
+    fn masked_words_match_nothing() {
+        let lex = lexicon(&[("die", &["dying"]), ("mask", &["dying to"])]);
+        let mut prepared = lex.prepare("dying to see it");
+        let mask = lex.concept_id("mask").unwrap();
+        for hit in lex.hits_of(&prepared, mask) {
+            prepared.mask(hit.start, hit.end);
+        }
+        assert!(lex.hits(&prepared).is_empty());
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        let mut lex = Lexicon::default();
+        let c = lex.concept("x");
+        assert_eq!(lex.add_pattern(c, " ?! "), Err(PatternError::Empty));
+        assert_eq!(lex.add_pattern(c, "ki*"), Err(PatternError::ShortPrefix));
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(within_one_edit("about", "abuot"));
+        assert!(within_one_edit("every", "evry"));
+        assert!(within_one_edit("killing", "killin"));
+        assert!(!within_one_edit("killing", "kiling x"));
+        assert!(!within_one_edit("ab", "ba c"));
+    }
+}

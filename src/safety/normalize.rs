@@ -1,0 +1,183 @@
+//! Turning raw chat text into comparable words.
+//!
+//! Invariant: patterns and messages go through exactly the same functions, so whatever a
+//! lexicon author writes matches the same words however a person types them.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Splits text into lower-case, accent-free words, with leetspeak inside words undone.
+/// Emoji become words of their own; punctuation, control and direction marks separate words.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let folded: Vec<char> = text
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect();
+    for (i, &c) in folded.iter().enumerate() {
+        match classify(c) {
+            CharClass::Word => current.push(c),
+            CharClass::Joiner => {}
+            CharClass::Leet if is_inside_word(&folded, i) => current.push(c),
+            CharClass::Leet | CharClass::Separator => flush(&mut current, &mut out),
+            CharClass::Emoji => {
+                flush(&mut current, &mut out);
+                out.push(c.to_string());
+            }
+        }
+    }
+    flush(&mut current, &mut out);
+    out
+}
+
+fn flush(current: &mut String, out: &mut Vec<String>) {
+    if !current.is_empty() {
+        out.push(unleet(current));
+        current.clear();
+    }
+}
+
+enum CharClass {
+    Word,
+    /// Dropped without splitting: apostrophes ("don't"), zero-width joiners, variation
+    /// selectors and skin-tone modifiers that ride on emoji.
+    Joiner,
+    /// Symbols that stand for letters when typed inside a word: `su!cide`, `$uicide`.
+    Leet,
+    Emoji,
+    Separator,
+}
+
+fn classify(c: char) -> CharClass {
+    match c {
+        c if c.is_alphanumeric() => CharClass::Word,
+        '\'' | '\u{2019}' | '\u{02bc}' | '\u{200d}' | '\u{fe00}'..='\u{fe0f}' => CharClass::Joiner,
+        '\u{1f3fb}'..='\u{1f3ff}' => CharClass::Joiner,
+        '!' | '@' | '$' | '|' => CharClass::Leet,
+        c if (c as u32) < 0x2100 => CharClass::Separator,
+        // Arrows, dingbats, pictographs and other symbols: each is a word of its own.
+        c if c.is_whitespace() => CharClass::Separator,
+        _ => CharClass::Emoji,
+    }
+}
+
+/// A leet symbol counts as a letter only between word characters (`k!ll`) or before a
+/// word at its start (`$uicide`); elsewhere it is punctuation ("help!").
+fn is_inside_word(chars: &[char], i: usize) -> bool {
+    let is_word = |j: usize| chars.get(j).is_some_and(|c| c.is_alphanumeric());
+    let before = i > 0 && is_word(i - 1);
+    let after = is_word(i + 1);
+    after && (before || matches!(chars[i], '$' | '@'))
+}
+
+/// Undoes leetspeak in a word that mixes letters with digits or symbols, but leaves
+/// numbers and quantities ("60mg", "2nd", "24h") alone.
+fn unleet(word: &str) -> String {
+    let has_letter = word.chars().any(|c| c.is_alphabetic());
+    let has_leet = word
+        .chars()
+        .any(|c| c.is_ascii_digit() || matches!(c, '!' | '@' | '$' | '|'));
+    if !has_letter || !has_leet || is_quantity(word) {
+        return word.to_string();
+    }
+    word.chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | '!' | '|' => 'i',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .collect()
+}
+
+/// Digits followed by at most three letters: a dose, an ordinal, a duration.
+fn is_quantity(word: &str) -> bool {
+    let digits = word.chars().take_while(|c| c.is_ascii_digit()).count();
+    let rest = &word[digits..];
+    digits > 0 && rest.chars().count() <= 3 && rest.chars().all(|c| c.is_alphabetic())
+}
+
+/// The key a word is matched by: repeated letters collapsed ("kmsssss" = "kms") and a few
+/// sound-alike spellings folded ("bida" = "vida", "fone" = "phone").
+pub fn fold(word: &str) -> String {
+    let mut spelled = String::with_capacity(word.len());
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('p', Some('h')) => {
+                chars.next();
+                spelled.push('f');
+            }
+            ('c', Some('k')) => {
+                chars.next();
+                spelled.push('k');
+            }
+            ('v', _) => spelled.push('b'),
+            ('z', _) => spelled.push('s'),
+            (c, _) => spelled.push(c),
+        }
+    }
+    let mut out = String::with_capacity(spelled.len());
+    let mut last = None;
+    for c in spelled.chars() {
+        if Some(c) != last {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(text: &str) -> Vec<String> {
+        words(text).iter().map(|w| fold(w)).collect()
+    }
+
+    #[test]
+    fn case_accents_and_punctuation_fold_away() {
+        assert_eq!(words("¿Está BIEN, Ana?"), ["esta", "bien", "ana"]);
+        assert_eq!(
+            words("don't  \u{200f}stop\u{202e}now"),
+            ["dont", "stop", "now"]
+        );
+    }
+
+    #[test]
+    fn leetspeak_is_undone_inside_words_only() {
+        assert_eq!(words("k1ll mys3lf"), ["kill", "myself"]);
+        assert_eq!(words("5uicide su!cide $uicide"), ["suicide"; 3]);
+        assert_eq!(words("help! 60mg 2nd 911"), ["help", "60mg", "2nd", "911"]);
+    }
+
+    #[test]
+    fn emoji_are_words_and_modifiers_vanish() {
+        assert_eq!(words("ok💊💊"), ["ok", "💊", "💊"]);
+        assert_eq!(words("👍🏽"), ["👍"]);
+        assert_eq!(words("❤️"), ["❤"]);
+    }
+
+    #[test]
+    fn stretched_letters_and_sound_alikes_share_a_key() {
+        assert_eq!(keys("kmsssss"), keys("kms"));
+        assert_eq!(keys("diiiie"), keys("die"));
+        assert_eq!(keys("bida"), keys("vida"));
+        assert_eq!(keys("fone"), keys("phone"));
+    }
+
+    #[test]
+    fn compatibility_forms_normalise() {
+        // Full-width letters and ligatures are NFKC-equivalent to plain ones.
+        assert_eq!(words("ｋｉｌｌ"), ["kill"]);
+        assert_eq!(words("ﬁne"), ["fine"]);
+    }
+}

@@ -1,0 +1,5 @@
+//! Authoring and quality tools behind the CLI: `triage`, `eval` and `check`. They run the
+//! same engine as the channels, so what they show is what a person would get.
+
+pub mod eval;
+pub mod triage;

@@ -1,0 +1,84 @@
+//! `waypoint triage`: one message per input line in, one JSON object per line out, with
+//! the route and the exact reply a consented participant would receive.
+
+use std::io::{self, BufRead, Write};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, Outcome};
+use crate::locale::Locale;
+
+/// One line of `waypoint triage` output.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Verdict {
+    pub route: String,
+    pub faq_id: Option<String>,
+    pub locale: String,
+    pub reply: String,
+}
+
+impl Verdict {
+    pub fn from_outcome(outcome: &Outcome) -> Verdict {
+        Verdict {
+            route: outcome.route.name().to_string(),
+            faq_id: outcome.faq_id.clone(),
+            locale: outcome.locale.code().to_string(),
+            reply: outcome
+                .replies
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct JsonLine {
+    text: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Triages every line of `input`. With `jsonl`, lines are objects with `text` (and an
+/// optional `lang`); a line that is not valid JSON is reported on stderr and skipped.
+pub fn run(
+    engine: &Engine,
+    at: DateTime<Utc>,
+    locale: Locale,
+    jsonl: bool,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> io::Result<()> {
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        let (text, lang) = if jsonl {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<JsonLine>(&line) {
+                Ok(j) => (
+                    j.text,
+                    j.lang
+                        .as_deref()
+                        .and_then(Locale::from_tag)
+                        .unwrap_or(locale),
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "line {}: not a JSON object with a \"text\" field: {e}",
+                        n + 1
+                    );
+                    continue;
+                }
+            }
+        } else {
+            (line, locale)
+        };
+        let verdict = Verdict::from_outcome(&engine.triage(&text, lang, at));
+        serde_json::to_writer(&mut output, &verdict)?;
+        writeln!(output)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Black box: a whole conversation piped through the `waypoint chat` binary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use waypoint::engine::Stored;
+use waypoint::store::Store;
+use waypoint::user::{Channel, UserKey};
+
+fn chat(data: &std::path::Path, user: &str, input: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["chat", "--lang", "en", "--user", user, "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_scripted_conversation_from_consent_to_forget() {
+    let data = tempfile::tempdir().unwrap();
+    // Buttons print as numbers: 1 = "I agree", then 2 = the second time zone offered.
+    let script = "/start\n1\n2\n/privacy\n/stop\n/resume\n";
+    let (ok, out, err) = chat(data.path(), "ana", script);
+    assert!(ok, "{err}");
+    for expected in [
+        "[1] I agree",
+        "[2] Not now",
+        "Time zone saved: America/Chicago",
+        "time zone: America/Chicago",
+        "reminders and check-ins: on",
+        "Paused",
+        "Welcome back",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let ana = UserKey::new(Channel::Terminal, "ana");
+    {
+        let store = Store::open(data.path()).unwrap();
+        assert!(matches!(store.load(&ana).unwrap(), Stored::Found(_)));
+    }
+
+    // A later session on the same store remembers, then forgets.
+    let (ok, out, err) = chat(data.path(), "ana", "/privacy\n/forget\n1\n/privacy\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("time zone: America/Chicago"), "{out}");
+    assert!(out.contains("has been erased"), "{out}");
+    assert!(out.contains("I don't keep anything about you"), "{out}");
+    let store = Store::open(data.path()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Nothing);
+    assert!(store.keys_of(&ana).unwrap().is_empty());
+}
+
+#[test]
+fn spanish_works_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out, err) = chat(data.path(), "luz", "/language\n2\n1\n1\n/help\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("[2] Español"), "{out}");
+    assert!(out.contains("Acepto"), "{out}");
+    assert!(out.contains("/privacy"), "{out}");
+}
+
+#[test]
+fn a_second_process_on_the_same_data_gets_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["chat", "--lang", "en", "--data"])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first process has the store open: it has answered a message.
+    let mut stdin = first.stdin.take().unwrap();
+    stdin.write_all(b"/help\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(first.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.is_empty());
+
+    let (ok, _, err) = chat(data.path(), "other", "/help\n");
+    assert!(!ok);
+    assert!(err.contains("in use by another Waypoint process"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    drop(stdin);
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn check_reports_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("waypoint.toml");
+    std::fs::write(
+        &config,
+        "[bot]\ndefault_language = \"en\"\ndefault_timezone = \"Atlantis/Main\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("waypoint.toml:3: bot.default_timezone"),
+        "{err}"
+    );
+
+    let ok = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

@@ -1,0 +1,256 @@
+//! A loopback stand-in for the Telegram Bot API: enough of the HTTP protocol for teloxide
+//! (getMe, getUpdates, sendMessage, answerCallbackQuery, setMyCommands, deleteWebhook),
+//! with queued updates, a record of every call, and chats that answer 403.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Default)]
+struct State {
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    calls: Vec<(String, Value)>,
+    blocked: HashSet<i64>,
+}
+
+#[derive(Clone)]
+pub struct BotApi {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl BotApi {
+    pub async fn start() -> BotApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            next_update_id: 1,
+            next_message_id: 1,
+            ..State::default()
+        }));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+        });
+        BotApi { url, state }
+    }
+
+    fn push(&self, make: impl FnOnce(i64, i64) -> Value) {
+        let mut s = self.state.lock().unwrap();
+        let (id, mid) = (s.next_update_id, s.next_message_id);
+        s.next_update_id += 1;
+        s.next_message_id += 1;
+        let update = make(id, mid);
+        s.updates.push_back(update);
+    }
+
+    pub fn send_text(&self, chat: i64, text: &str, lang: &str) {
+        self.push(|id, mid| {
+            let mut message = json!({
+                "message_id": mid, "date": 1_764_000_000,
+                "chat": chat_json(chat), "from": user_json(chat, lang), "text": text,
+            });
+            if text.starts_with('/') {
+                let len = text
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .encode_utf16()
+                    .count();
+                message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+            }
+            json!({"update_id": id, "message": message})
+        });
+    }
+
+    pub fn send_sticker(&self, chat: i64) {
+        self.push(|id, mid| {
+            json!({"update_id": id, "message": {
+                "message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "from": user_json(chat, "en"),
+                "sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512,
+                            "is_animated": false, "is_video": false}
+            }})
+        });
+    }
+
+    pub fn press(&self, chat: i64, data: &str) {
+        self.push(|id, mid| {
+            json!({"update_id": id, "callback_query": {
+                "id": format!("cq{id}"), "from": user_json(chat, "en"), "chat_instance": "ci",
+                "data": data,
+                "message": {"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": "earlier"}
+            }})
+        });
+    }
+
+    pub fn block(&self, chat: i64) {
+        self.state.lock().unwrap().blocked.insert(chat);
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        let s = self.state.lock().unwrap();
+        s.calls
+            .iter()
+            .filter(|(m, _)| m.eq_ignore_ascii_case(method))
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// Texts sent to `chat`, in order.
+    pub fn texts_to(&self, chat: i64) -> Vec<String> {
+        self.calls("sendMessage")
+            .iter()
+            .filter(|b| b["chat_id"].as_i64() == Some(chat))
+            .map(|b| b["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Waits until `pred` holds for the recorded calls, or panics after `secs`.
+    pub async fn wait_until(&self, secs: u64, what: &str, pred: impl Fn(&BotApi) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !pred(self) {
+            if Instant::now() > deadline {
+                let s = self.state.lock().unwrap();
+                panic!("timed out waiting for {what}; calls: {:#?}", s.calls);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The callback data of the button labelled `label` in the last keyboard sent to `chat`.
+    pub fn button(&self, chat: i64, label: &str) -> String {
+        self.calls("sendMessage")
+            .iter()
+            .rev()
+            .filter(|b| b["chat_id"].as_i64() == Some(chat))
+            .flat_map(|b| {
+                b["reply_markup"]["inline_keyboard"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .find(|btn| btn["text"].as_str().is_some_and(|t| t.contains(label)))
+            .and_then(|btn| btn["callback_data"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no button {label:?} sent to {chat}"))
+    }
+}
+
+fn chat_json(chat: i64) -> Value {
+    if chat < 0 {
+        json!({"id": chat, "type": "group", "title": "Clinic group"})
+    } else {
+        json!({"id": chat, "type": "private", "first_name": "Pat"})
+    }
+}
+
+fn user_json(chat: i64, lang: &str) -> Value {
+    json!({"id": chat.abs(), "is_bot": false, "first_name": "Pat", "language_code": lang})
+}
+
+async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let method = path.rsplit('/').next().unwrap_or("").to_string();
+        let params: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+        let (status, response) = respond(&state, &method, &params).await;
+        let text = response.to_string();
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            text.len()
+        );
+        if write.write_all(head.as_bytes()).await.is_err()
+            || write.write_all(text.as_bytes()).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u16, Value) {
+    let ok = |result: Value| (200, json!({"ok": true, "result": result}));
+    if method != "GetUpdates" && method != "getUpdates" {
+        state
+            .lock()
+            .unwrap()
+            .calls
+            .push((method.to_string(), params.clone()));
+    }
+    match method.to_ascii_lowercase().as_str() {
+        "getme" => ok(json!({
+            "id": 1, "is_bot": true, "first_name": "Waypoint", "username": "waypoint_test_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false
+        })),
+        "getupdates" => {
+            let offset = params["offset"].as_i64().unwrap_or(0);
+            for _ in 0..20 {
+                let batch: Vec<Value> = {
+                    let mut s = state.lock().unwrap();
+                    s.updates
+                        .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    s.updates.iter().cloned().collect()
+                };
+                if !batch.is_empty() {
+                    return ok(Value::Array(batch));
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            ok(json!([]))
+        }
+        "sendmessage" => {
+            let chat = params["chat_id"].as_i64().unwrap_or(0);
+            let mut s = state.lock().unwrap();
+            if s.blocked.contains(&chat) {
+                return (
+                    403,
+                    json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+                );
+            }
+            let mid = s.next_message_id;
+            s.next_message_id += 1;
+            ok(
+                json!({"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": params["text"]}),
+            )
+        }
+        _ => ok(json!(true)),
+    }
+}

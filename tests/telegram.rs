@@ -1,0 +1,214 @@
+//! End to end: the release-built `waypoint run` binary against a loopback Bot API
+//! stand-in named by TELOXIDE_API_URL, exactly as it would meet any Bot API server.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::bot_api::BotApi;
+use waypoint::engine::Stored;
+use waypoint::store::Store;
+use waypoint::user::{Channel, UserKey};
+
+struct Bot(Child);
+
+impl Bot {
+    fn start(api: &BotApi, data: &std::path::Path) -> Bot {
+        let child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .args(["run", "--data"])
+            .arg(data)
+            .env("TELOXIDE_TOKEN", "123456:TEST-token")
+            .env("TELOXIDE_API_URL", &api.url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start waypoint run");
+        Bot(child)
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        panic!("waypoint did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_with_buttons_over_the_bot_api() {
+    let api = BotApi::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&api, data.path());
+    let chat = 5001;
+
+    api.wait_until(20, "command registration", |a| {
+        a.calls("setMyCommands").len() >= 2
+    })
+    .await;
+    let langs: Vec<_> = api
+        .calls("setMyCommands")
+        .iter()
+        .map(|c| c["language_code"].clone())
+        .collect();
+    assert!(
+        langs.contains(&"es".into()) && langs.contains(&"en".into()),
+        "{langs:?}"
+    );
+
+    api.send_text(chat, "/start", "en");
+    api.wait_until(10, "consent buttons", |a| {
+        a.texts_to(chat).iter().any(|t| t.contains("Do you agree"))
+    })
+    .await;
+    let agree = api.button(chat, "I agree");
+    assert!(agree.len() <= 64);
+    let sent = api.calls("sendMessage");
+    assert!(sent.iter().all(|m| m["parse_mode"] == "HTML"));
+
+    api.press(chat, &agree);
+    api.wait_until(10, "time zone question", |a| {
+        a.texts_to(chat).iter().any(|t| t.contains("time zone"))
+    })
+    .await;
+    assert_eq!(
+        api.calls("answerCallbackQuery").len(),
+        1,
+        "every callback query is answered"
+    );
+
+    api.press(chat, &api.button(chat, "Chicago"));
+    api.wait_until(10, "time zone saved", |a| {
+        a.texts_to(chat)
+            .iter()
+            .any(|t| t.contains("America/Chicago"))
+    })
+    .await;
+
+    // A forged button is answered too, and gets a polite reply.
+    api.press(chat, "definitely-not-ours");
+    api.wait_until(10, "expired-button reply", |a| {
+        a.texts_to(chat)
+            .iter()
+            .any(|t| t.contains("no longer active"))
+    })
+    .await;
+    assert_eq!(api.calls("answerCallbackQuery").len(), 3);
+
+    // HTML special characters in a person's text are escaped, never interpreted.
+    api.send_text(chat, "/timezone", "en");
+    api.send_text(chat, "<b>Mars</b>", "en");
+    api.wait_until(10, "escaped echo", |a| {
+        a.texts_to(chat)
+            .iter()
+            .any(|t| t.contains("&lt;b&gt;Mars&lt;/b&gt;"))
+    })
+    .await;
+
+    api.send_sticker(chat);
+    api.wait_until(10, "sticker reply", |a| {
+        a.texts_to(chat)
+            .iter()
+            .any(|t| t.contains("only read text"))
+    })
+    .await;
+
+    let status = bot.stop();
+    assert!(status.success(), "exit status {status:?}");
+    let store = Store::open(data.path()).unwrap();
+    let Stored::Found(record) = store
+        .load(&UserKey::new(Channel::Telegram, chat.to_string()))
+        .unwrap()
+    else {
+        panic!("onboarding did not store a record");
+    };
+    assert_eq!(record.timezone.as_deref(), Some("America/Chicago"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_person_is_marked_and_the_bot_keeps_going() {
+    let api = BotApi::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&api, data.path());
+    let (blocked, other, group) = (6001, 6002, -7001);
+
+    api.send_text(blocked, "/start", "es");
+    api.wait_until(10, "Spanish consent buttons", |a| {
+        a.texts_to(blocked).iter().any(|t| t.contains("Waypoint"))
+    })
+    .await;
+    api.press(blocked, &api.button(blocked, "Acepto"));
+    api.wait_until(10, "Spanish time zone question", |a| {
+        a.texts_to(blocked).len() >= 3
+    })
+    .await;
+    api.block(blocked);
+    api.send_text(blocked, "/privacy", "es");
+    api.wait_until(10, "403 on send", |a| {
+        a.calls("sendMessage")
+            .iter()
+            .filter(|m| m["chat_id"] == blocked)
+            .count()
+            >= 4
+    })
+    .await;
+
+    api.send_text(group, "/start", "en");
+    api.wait_until(10, "group reply", |a| {
+        a.texts_to(group)
+            .iter()
+            .any(|t| t.contains("private chats"))
+    })
+    .await;
+    api.send_text(other, "/help", "en");
+    api.wait_until(10, "still serving others", |a| {
+        a.texts_to(other).iter().any(|t| t.contains("/privacy"))
+    })
+    .await;
+
+    assert!(bot.stop().success());
+    let store = Store::open(data.path()).unwrap();
+    let Stored::Found(record) = store
+        .load(&UserKey::new(Channel::Telegram, blocked.to_string()))
+        .unwrap()
+    else {
+        panic!("no record for the blocked person");
+    };
+    assert!(record.unreachable, "a 403 marks the person unreachable");
+    assert!(
+        store
+            .keys_of(&UserKey::new(Channel::Telegram, group.to_string()))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_missing_token_names_the_variable_and_botfather() {
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["run", "--data"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_remove("TELOXIDE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TELOXIDE_TOKEN") && err.contains("@BotFather"),
+        "{err}"
+    );
+}

@@ -22,6 +22,14 @@ struct ConfigFile {
     resources: ResourcesSection,
     #[serde(default)]
     telegram: TelegramSection,
+    #[serde(default)]
+    faq: FaqSection,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FaqSection {
+    clinic_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -58,6 +66,9 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub messages_dir: Option<PathBuf>,
     pub api_url: Option<String>,
+    /// The clinic's own FAQ entries (same format as `messages/<locale>/faq.toml`, with a
+    /// `locale` on each item); relative paths are read from the working directory.
+    pub faq_clinic_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -193,6 +204,7 @@ impl Config {
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,
             api_url,
+            faq_clinic_file: file.faq.clinic_file,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod engine;
+pub mod faq;
 pub mod locale;
 pub mod pseudonym;
 pub mod safety;

@@ -58,14 +58,33 @@ enum Command {
         /// Input lines are JSON objects with a "text" field (and optional "lang").
         #[arg(long)]
         jsonl: bool,
+        /// Add the triage rules that fired and the concepts found.
+        #[arg(long)]
+        explain: bool,
         /// Language of plain-text lines: en or es.
         #[arg(long, default_value = "en")]
         lang: String,
     },
     /// Measure triage against labelled JSON lines; exit non-zero below the thresholds.
     Eval(EvalArgs),
-    /// Validate the configuration and every file in messages/.
+    /// Validate the configuration and every file in messages/ (and lint the FAQ).
     Check,
+    /// FAQ authoring tools.
+    Faq {
+        #[command(subcommand)]
+        command: FaqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaqCommand {
+    /// Show the top three entries for a question, with scores and the terms that matched.
+    Explain {
+        question: String,
+        /// en or es (default: guessed from the question).
+        #[arg(long)]
+        lang: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -101,7 +120,7 @@ fn main() -> Result<()> {
     init_logging(if quiet { "warn" } else { "info" });
     let config = load_config(cli.config.as_deref())?;
     let messages_dir = messages_dir(cli.messages.as_deref(), &config);
-    let content = Content::load(&messages_dir)
+    let content = Content::load_with_clinic(&messages_dir, config.faq_clinic_file.as_deref())
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| {
             format!(
@@ -116,19 +135,58 @@ fn main() -> Result<()> {
             println!("configuration and content OK ({})", messages_dir.display());
             Ok(())
         }
-        Command::Triage { jsonl, lang } => {
+        Command::Triage {
+            jsonl,
+            explain,
+            lang,
+        } => {
             let locale = parse_locale(&lang)?;
             triage::run(
                 &engine,
                 clock.now(),
                 locale,
                 jsonl,
+                explain,
                 io::stdin().lock(),
                 io::stdout().lock(),
             )
             .context("triage failed")
         }
         Command::Eval(args) => run_eval(&engine, &args, clock.now()),
+        Command::Faq {
+            command: FaqCommand::Explain { question, lang },
+        } => {
+            let locale = match lang {
+                Some(l) => parse_locale(&l)?,
+                None => Locale::guess(&question).unwrap_or(config.settings.default_locale),
+            };
+            let faq = &engine.content().faq;
+            println!("terms: {:?}", faq.catalog(locale).terms(&question));
+            let top = faq.explain(&question, locale);
+            if top.is_empty() {
+                println!(
+                    "no entry shares a term with this question ({})",
+                    locale.code()
+                );
+            }
+            for e in top {
+                println!(
+                    "{:<24} score {:6.2}  coverage {:4.2}  keyword {}  matched {:?}",
+                    e.id,
+                    e.score,
+                    e.coverage,
+                    if e.anchored { "yes" } else { "no " },
+                    e.matched
+                );
+            }
+            println!(
+                "thresholds: answer at coverage >= {} (>= {} with a keyword), suggest at >= {}",
+                waypoint::faq::ANSWER_COVERAGE,
+                waypoint::faq::ANSWER_COVERAGE_WITH_KEYWORD,
+                waypoint::faq::SUGGEST_COVERAGE
+            );
+            Ok(())
+        }
         Command::Chat { user, lang } => {
             let store = open_store(cli.data.as_deref(), &config)?;
             let app = App::new(engine, Arc::new(store));

@@ -49,7 +49,7 @@ fn nothing_is_stored_before_consent_or_after_declining() {
         < Hola
         [Acepto]
         * Ahora no
-        < No he guardado nada
+        < No guardé nada
         ",
     );
     assert_eq!(c.store.load(&c.user).unwrap(), Stored::Nothing);

@@ -114,6 +114,7 @@ async fn register_commands(bot: &Tg, app: &App) {
     let commands = [
         ("start", Msg::CmdStart),
         ("help", Msg::CmdHelp),
+        ("faq", Msg::CmdFaq),
         ("privacy", Msg::CmdPrivacy),
         ("stop", Msg::CmdStop),
         ("resume", Msg::CmdResume),

@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, line_of};
 use crate::locale::Locale;
 use crate::safety::lexicon::Lexicon;
-use crate::safety::{DEFAULT_WITHIN, Finding, Rule, Screener};
+use crate::safety::{DEFAULT_WITHIN, Finding, MASK_CONCEPT, Rule, Screener};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +46,8 @@ pub(super) fn load(dir: &Path, problems: &mut Vec<Diagnostic>) -> Screener {
         for (name, patterns) in &file.concepts {
             let concept = lexicon.concept(name);
             for pattern in patterns {
-                if let Err(e) = lexicon.add_pattern(concept, pattern.get_ref()) {
+                let typos = name != MASK_CONCEPT;
+                if let Err(e) = lexicon.add_pattern(concept, pattern.get_ref(), typos) {
                     let line = Some(line_of(&source, pattern.span().start));
                     let field = format!("concepts.{name}: \"{}\"", pattern.get_ref());
                     problems.push(Diagnostic::new(&path, line, field, e.to_string()));

@@ -4,6 +4,7 @@
 //! placeholder in a template is one the code fills, so rendering cannot fail at run time.
 
 pub mod catalog;
+mod faq;
 mod lexicons;
 mod replies;
 
@@ -13,6 +14,7 @@ pub use catalog::Msg;
 pub use replies::Replies;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::faq::Faq;
 use crate::locale::Locale;
 use crate::safety::Screener;
 
@@ -21,15 +23,23 @@ pub struct Content {
     pub dir: PathBuf,
     pub replies: Replies,
     pub screener: Screener,
+    pub faq: Faq,
 }
 
 impl Content {
     /// Loads every file under `dir`, collecting every problem rather than stopping at the
     /// first, so an author can fix them in one pass.
     pub fn load(dir: &Path) -> Result<Content, Diagnostics> {
+        Content::load_with_clinic(dir, None)
+    }
+
+    /// Loads `dir` plus the clinic's own FAQ file, whose entries add to or replace the
+    /// shipped ones.
+    pub fn load_with_clinic(dir: &Path, clinic_faq: Option<&Path>) -> Result<Content, Diagnostics> {
         let mut problems = Vec::new();
         let replies = Replies::load(dir, &mut problems);
         let screener = lexicons::load(dir, &mut problems);
+        let faq = faq::load(dir, clinic_faq, &mut problems);
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
@@ -37,6 +47,7 @@ impl Content {
             dir: dir.to_path_buf(),
             replies,
             screener,
+            faq,
         })
     }
 

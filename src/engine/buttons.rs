@@ -16,6 +16,8 @@ pub enum Action {
     Forget { confirm: bool },
     Safe(bool),
     Outreach { want: bool, reason: OutreachReason },
+    FaqTopic(String),
+    FaqEntry(String),
 }
 
 impl Action {
@@ -35,6 +37,8 @@ impl Action {
                     OutreachReason::Support => "s",
                 }
             ),
+            Action::FaqTopic(id) => format!("t:{id}"),
+            Action::FaqEntry(id) => format!("q:{id}"),
         };
         debug_assert!(data.len() <= MAX_DATA_BYTES, "button data too long: {data}");
         data
@@ -65,6 +69,8 @@ impl Action {
                 confirm: yes_no(first)?,
             },
             ("s", None) => Action::Safe(yes_no(first)?),
+            ("t", None) if !first.is_empty() => Action::FaqTopic(first.to_string()),
+            ("q", None) if !first.is_empty() => Action::FaqEntry(first.to_string()),
             ("o", Some(reason)) => Action::Outreach {
                 want: yes_no(first)?,
                 reason: match reason {

@@ -4,6 +4,7 @@ use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::{OutreachReason, UserRecord};
 use crate::engine::{Button, Change, Dialogue, Engine, Outcome, Reply, Route, Turn, plain};
+use crate::faq::Entry;
 use crate::locale::Locale;
 use crate::safety::{Assessment, Clinical, Crisis, Smalltalk, Support};
 
@@ -283,6 +284,82 @@ impl Engine {
             },
         )
     }
+}
+
+impl Engine {
+    /// An FAQ answer, with its related entries as buttons.
+    pub(super) fn faq_answer(&self, locale: Locale, entry: &Entry) -> Reply {
+        let catalog = self.content.faq.catalog(locale);
+        let related: Vec<&Entry> = entry
+            .related
+            .iter()
+            .filter_map(|id| catalog.entry(id))
+            .collect();
+        let mut text = entry.answer.clone();
+        if !related.is_empty() {
+            text.push_str("\n\n");
+            text.push_str(self.content.text(locale, Msg::FaqRelated));
+        }
+        Reply {
+            text,
+            buttons: entry_buttons(&related),
+            urgent: false,
+        }
+    }
+
+    pub(super) fn did_you_mean(&self, locale: Locale, entries: &[&Entry]) -> Reply {
+        Reply {
+            text: self.content.text(locale, Msg::FaqDidYouMean).to_string(),
+            buttons: entry_buttons(entries),
+            urgent: false,
+        }
+    }
+
+    /// `/faq`: every topic as a button; a topic shows its entries; an entry its answer.
+    pub(super) fn faq_topics(&self, locale: Locale) -> Reply {
+        let topics = &self.content.faq.catalog(locale).topics;
+        Reply {
+            text: self.content.text(locale, Msg::FaqTopics).to_string(),
+            buttons: topics
+                .chunks(2)
+                .map(|pair| {
+                    pair.iter()
+                        .map(|t| Button {
+                            label: t.title.clone(),
+                            data: Action::FaqTopic(t.id.clone()).encode(),
+                        })
+                        .collect()
+                })
+                .collect(),
+            urgent: false,
+        }
+    }
+
+    pub(super) fn faq_topic(&self, locale: Locale, topic: &str) -> Option<Reply> {
+        let catalog = self.content.faq.catalog(locale);
+        let title = &catalog.topics.iter().find(|t| t.id == topic)?.title;
+        let entries: Vec<&Entry> = catalog.in_topic(topic).collect();
+        Some(Reply {
+            text: self
+                .content
+                .render(locale, Msg::FaqTopic, &[("topic", title)]),
+            buttons: entry_buttons(&entries),
+            urgent: false,
+        })
+    }
+}
+
+/// One entry per row, its question as the label.
+fn entry_buttons(entries: &[&Entry]) -> Vec<Vec<Button>> {
+    entries
+        .iter()
+        .map(|e| {
+            vec![Button {
+                label: e.question.clone(),
+                data: Action::FaqEntry(e.id.clone()).encode(),
+            }]
+        })
+        .collect()
 }
 
 fn empathy(kind: Crisis) -> Msg {

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::content::{Content, Msg};
+use crate::faq::Match;
 use crate::locale::Locale;
 use crate::user::UserKey;
 use buttons::Action;
@@ -329,12 +330,23 @@ impl Engine {
                 Route::Smalltalk,
             );
         }
-        self.outcome_in(
-            locale,
-            vec![self.say(locale, Msg::Fallback)],
-            Change::Keep,
-            Route::Fallback,
-        )
+        match self.content.faq.lookup(text, locale) {
+            (locale, Match::Answer(entry)) => {
+                let reply = self.faq_answer(locale, entry);
+                let mut outcome = self.outcome_in(locale, vec![reply], Change::Keep, Route::Faq);
+                outcome.faq_id = Some(entry.id.clone());
+                outcome
+            }
+            // A suggestion is not an answer: the route stays honest for triage and eval.
+            (locale, Match::Suggest(entries)) => {
+                let reply = self.did_you_mean(locale, &entries);
+                self.outcome_in(locale, vec![reply], Change::Keep, Route::Fallback)
+            }
+            (_, Match::Nothing) => {
+                let reply = self.say(locale, Msg::Fallback);
+                self.outcome_in(locale, vec![reply], Change::Keep, Route::Fallback)
+            }
+        }
     }
 
     /// The locale to answer free text in: the message's own language when it is clearly
@@ -413,7 +425,8 @@ impl Engine {
                 Route::Command,
             )
         };
-        if *turn.stored == Stored::Unreadable && name != "forget" && name != "help" {
+        if *turn.stored == Stored::Unreadable && !matches!(name.as_str(), "forget" | "help" | "faq")
+        {
             return self.store_trouble(turn);
         }
         match (name.as_str(), turn.record()) {
@@ -425,6 +438,7 @@ impl Engine {
             }
             ("start", Some(_)) => keep(say(Msg::AlreadyEnrolled)),
             ("help", _) => keep(say(Msg::Help)),
+            ("faq", _) => keep(vec![self.faq_topics(locale)]),
             ("privacy", None) => keep(say(Msg::PrivacyNothing)),
             ("privacy", Some(record)) => keep(vec![self.privacy(turn, record)]),
             ("language", _) => keep(vec![self.language_prompt(locale)]),
@@ -562,6 +576,18 @@ impl Engine {
                     },
                 )
             }
+            (Action::FaqTopic(topic), _) => match self.faq_topic(locale, &topic) {
+                Some(reply) => done(vec![reply], Change::Keep),
+                None => expired(),
+            },
+            (Action::FaqEntry(id), _) => match self.content.faq.catalog(locale).entry(&id) {
+                Some(entry) => {
+                    let mut outcome = done(vec![self.faq_answer(locale, entry)], Change::Keep);
+                    outcome.faq_id = Some(entry.id.clone());
+                    outcome
+                }
+                None => expired(),
+            },
             (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
             (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
             (Action::Outreach { want: true, reason }, Some(record))

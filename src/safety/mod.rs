@@ -173,17 +173,27 @@ impl Screener {
         out
     }
 
-    /// The names of the concepts found in `text`, for authors tuning lexicons.
-    pub fn concepts_in(&self, text: &str) -> Vec<&str> {
-        let prepared = self.lexicon.prepare(text);
-        let mut names: Vec<&str> = self
-            .lexicon
-            .hits(&prepared)
-            .iter()
-            .map(|h| self.lexicon.concept_name(h.concept))
-            .collect();
-        names.dedup();
-        names
+    /// For authors tuning lexicons: each concept found in `text` (after masking) with the
+    /// words it matched, and the words the mask blanked.
+    pub fn explain(&self, text: &str) -> Vec<String> {
+        let words = normalize::words(text);
+        let span = |start: usize, end: usize| words[start..=end].join(" ");
+        let mut prepared = self.lexicon.prepare(text);
+        let mut out = Vec::new();
+        if let Some(mask) = self.mask {
+            for hit in self.lexicon.hits_of(&prepared, mask) {
+                out.push(format!("{MASK_CONCEPT}: {}", span(hit.start, hit.end)));
+                prepared.mask(hit.start, hit.end);
+            }
+        }
+        for hit in self.lexicon.hits(&prepared) {
+            out.push(format!(
+                "{}: {}",
+                self.lexicon.concept_name(hit.concept),
+                span(hit.start, hit.end)
+            ));
+        }
+        out
     }
 }
 
@@ -231,7 +241,7 @@ mod tests {
         for (name, list) in concepts {
             let id = lex.concept(name);
             for p in *list {
-                lex.add_pattern(id, p).unwrap();
+                lex.add_pattern(id, p, *name != MASK_CONCEPT).unwrap();
             }
         }
         let rules = rules

@@ -97,11 +97,28 @@ fn unleet(word: &str) -> String {
         .collect()
 }
 
-/// Digits followed by at most three letters: a dose, an ordinal, a duration.
+/// A number with a unit or an ordinal suffix: a dose ("60mg"), a time ("7am"), "2nd".
+/// Anything else that mixes digits and letters is read as leetspeak ("3nd" = "end").
 fn is_quantity(word: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "mg", "mcg", "ug", "ml", "g", "gr", "kg", "lb", "lbs", "oz", "x", "h", "hr", "hrs", "min",
+        "mins", "am", "pm", "k", "s", "d", "w", "wk", "wks", "mo", "yr", "yrs", "yo",
+    ];
     let digits = word.chars().take_while(|c| c.is_ascii_digit()).count();
-    let rest = &word[digits..];
-    digits > 0 && rest.chars().count() <= 3 && rest.chars().all(|c| c.is_alphabetic())
+    if digits == 0 {
+        return false;
+    }
+    let (number, rest) = word.split_at(digits);
+    let last = number.chars().last().unwrap_or('0');
+    let teen = number.len() >= 2 && number.as_bytes()[number.len() - 2] == b'1';
+    let ordinal = match rest {
+        "st" => last == '1' && !teen,
+        "nd" => last == '2' && !teen,
+        "rd" => last == '3' && !teen,
+        "th" => teen || !matches!(last, '1' | '2' | '3'),
+        _ => false,
+    };
+    ordinal || UNITS.contains(&rest)
 }
 
 /// The key a word is matched by: repeated letters collapsed ("kmsssss" = "kms") and a few
@@ -135,6 +152,34 @@ pub fn fold(word: &str) -> String {
     out
 }
 
+/// All strings made by deleting one character.
+pub fn deletions(key: &str) -> impl Iterator<Item = String> + '_ {
+    key.char_indices().map(move |(i, c)| {
+        let mut s = String::with_capacity(key.len());
+        s.push_str(&key[..i]);
+        s.push_str(&key[i + c.len_utf8()..]);
+        s
+    })
+}
+
+/// Optimal string alignment distance ≤ 1: one insertion, deletion, substitution or swap of
+/// neighbours.
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a == b {
+        return true;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match a.len() as isize - b.len() as isize {
+        0 => a[1..] == b[1..] || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..]),
+        1 => a[1..] == *b,
+        -1 => *a == b[1..],
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +201,14 @@ mod tests {
     fn leetspeak_is_undone_inside_words_only() {
         assert_eq!(words("k1ll mys3lf"), ["kill", "myself"]);
         assert_eq!(words("5uicide su!cide $uicide"), ["suicide"; 3]);
-        assert_eq!(words("help! 60mg 2nd 911"), ["help", "60mg", "2nd", "911"]);
+        assert_eq!(
+            words("help! 60mg 2nd 11th 7am 911"),
+            ["help", "60mg", "2nd", "11th", "7am", "911"]
+        );
+        assert_eq!(
+            words("g01ng t0 3nd my l1f3"),
+            ["going", "to", "end", "my", "life"]
+        );
     }
 
     #[test]
@@ -179,5 +231,14 @@ mod tests {
         // Full-width letters and ligatures are NFKC-equivalent to plain ones.
         assert_eq!(words("ｋｉｌｌ"), ["kill"]);
         assert_eq!(words("ﬁne"), ["fine"]);
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(within_one_edit("about", "abuot"));
+        assert!(within_one_edit("every", "evry"));
+        assert!(within_one_edit("killing", "killin"));
+        assert!(!within_one_edit("killing", "kiling x"));
+        assert!(!within_one_edit("ab", "ba c"));
     }
 }

@@ -16,6 +16,15 @@ pub struct Verdict {
     pub faq_id: Option<String>,
     pub locale: String,
     pub reply: String,
+    /// With `--explain`: the triage rules that fired and the concepts found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explanation>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Explanation {
+    pub rules: Vec<String>,
+    pub concepts: Vec<String>,
 }
 
 impl Verdict {
@@ -30,6 +39,7 @@ impl Verdict {
                 .map(|r| r.text.as_str())
                 .collect::<Vec<_>>()
                 .join("\n\n"),
+            explain: None,
         }
     }
 }
@@ -48,6 +58,7 @@ pub fn run(
     at: DateTime<Utc>,
     locale: Locale,
     jsonl: bool,
+    explain: bool,
     input: impl BufRead,
     mut output: impl Write,
 ) -> io::Result<()> {
@@ -76,7 +87,14 @@ pub fn run(
         } else {
             (line, locale)
         };
-        let verdict = Verdict::from_outcome(&engine.triage(&text, lang, at));
+        let mut verdict = Verdict::from_outcome(&engine.triage(&text, lang, at));
+        if explain {
+            let screener = &engine.content().screener;
+            verdict.explain = Some(Explanation {
+                rules: screener.screen(&text).rules,
+                concepts: screener.explain(&text),
+            });
+        }
         serde_json::to_writer(&mut output, &verdict)?;
         writeln!(output)?;
     }

@@ -127,6 +127,11 @@ impl BotApi {
 
     /// The callback data of the button labelled `label` in the last keyboard sent to `chat`.
     pub fn button(&self, chat: i64, label: &str) -> String {
+        self.find_button(chat, label)
+            .unwrap_or_else(|| panic!("no button {label:?} sent to {chat}"))
+    }
+
+    pub fn find_button(&self, chat: i64, label: &str) -> Option<String> {
         self.calls("sendMessage")
             .iter()
             .rev()
@@ -140,7 +145,6 @@ impl BotApi {
             .flat_map(|row| row.as_array().cloned().unwrap_or_default())
             .find(|btn| btn["text"].as_str().is_some_and(|t| t.contains(label)))
             .and_then(|btn| btn["callback_data"].as_str().map(str::to_string))
-            .unwrap_or_else(|| panic!("no button {label:?} sent to {chat}"))
     }
 }
 

@@ -1,0 +1,203 @@
+//! The curated FAQ: reviewed entries per locale and a deterministic, explainable matcher.
+//!
+//! BM25 over one document per entry, with stemming, stop words, synonyms and typo
+//! tolerance. Confidence is the share of the question's information (idf mass) the best
+//! entry covers, and whether the match rests on one of the entry's own keywords:
+//! high -> answer; middling -> "did you mean"; low -> honest fallback. Pure: no I/O.
+
+pub mod analyzer;
+pub mod index;
+
+use analyzer::Analyzer;
+use index::{Index, Scored};
+
+use crate::locale::Locale;
+
+/// At or above this coverage the best entry is the answer.
+pub const ANSWER_COVERAGE: f64 = 0.6;
+/// At or above this coverage the best entry is the answer when the match rests on one of
+/// its keywords (the words its author marked as distinctive).
+pub const ANSWER_COVERAGE_WITH_KEYWORD: f64 = 0.25;
+/// At or above this coverage the best entries are offered as "did you mean".
+pub const SUGGEST_COVERAGE: f64 = 0.4;
+/// How many entries "did you mean" offers at most.
+pub const MAX_SUGGESTIONS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub topic: String,
+    pub question: String,
+    pub phrasings: Vec<String>,
+    pub keywords: Vec<String>,
+    pub answer: String,
+    pub source: String,
+    pub reviewed: String,
+    pub related: Vec<String>,
+}
+
+/// One locale's topics and entries, indexed.
+pub struct Catalog {
+    pub topics: Vec<Topic>,
+    pub entries: Vec<Entry>,
+    analyzer: Analyzer,
+    index: Index,
+    /// Each entry's keyword terms: the words its author marked as distinctive.
+    anchors: Vec<Vec<String>>,
+}
+
+impl Catalog {
+    pub fn new(topics: Vec<Topic>, entries: Vec<Entry>, analyzer: Analyzer) -> Catalog {
+        let docs: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let text = std::iter::once(e.question.as_str())
+                    .chain(e.phrasings.iter().map(String::as_str))
+                    .chain(e.keywords.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" \n ");
+                analyzer.terms(&text)
+            })
+            .collect();
+        let index = Index::build(&docs);
+        let anchors = entries
+            .iter()
+            .map(|e| e.keywords.iter().flat_map(|k| analyzer.terms(k)).collect())
+            .collect();
+        Catalog {
+            topics,
+            entries,
+            analyzer,
+            index,
+            anchors,
+        }
+    }
+
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        self.analyzer.terms(text)
+    }
+
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.id == id)
+    }
+
+    pub fn in_topic<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| e.topic == topic)
+    }
+
+    fn search(&self, text: &str) -> Vec<Scored> {
+        self.index.search(&self.analyzer.terms(text))
+    }
+
+    /// Whether the match rests on one of the entry's own keywords.
+    fn anchored(&self, scored: &Scored) -> bool {
+        scored
+            .matched
+            .iter()
+            .any(|t| self.anchors[scored.doc].contains(t))
+    }
+
+    fn decide(&self, text: &str) -> Match<'_> {
+        let found = self.search(text);
+        let Some(best) = found.first() else {
+            return Match::Nothing;
+        };
+        if best.coverage >= ANSWER_COVERAGE
+            || (best.coverage >= ANSWER_COVERAGE_WITH_KEYWORD && self.anchored(best))
+        {
+            return Match::Answer(&self.entries[best.doc]);
+        }
+        let suggestions: Vec<&Entry> = found
+            .iter()
+            .filter(|s| s.coverage >= SUGGEST_COVERAGE)
+            .take(MAX_SUGGESTIONS)
+            .map(|s| &self.entries[s.doc])
+            .collect();
+        if suggestions.is_empty() {
+            Match::Nothing
+        } else {
+            Match::Suggest(suggestions)
+        }
+    }
+}
+
+/// What the FAQ makes of a question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match<'a> {
+    Answer(&'a Entry),
+    Suggest(Vec<&'a Entry>),
+    Nothing,
+}
+
+impl Match<'_> {
+    fn rank(&self) -> u8 {
+        match self {
+            Match::Answer(_) => 2,
+            Match::Suggest(_) => 1,
+            Match::Nothing => 0,
+        }
+    }
+}
+
+/// One line of `waypoint faq explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    pub id: String,
+    pub score: f64,
+    pub coverage: f64,
+    pub matched: Vec<String>,
+    pub anchored: bool,
+}
+
+/// The FAQ in every locale.
+pub struct Faq {
+    catalogs: Vec<Catalog>,
+}
+
+impl Faq {
+    /// `catalogs` in the order of [`Locale::ALL`].
+    pub fn new(catalogs: Vec<Catalog>) -> Faq {
+        debug_assert_eq!(catalogs.len(), Locale::ALL.len());
+        Faq { catalogs }
+    }
+
+    pub fn catalog(&self, locale: Locale) -> &Catalog {
+        &self.catalogs[locale.index()]
+    }
+
+    /// Matches `text`, preferring `locale`, but answering from another locale's entries when
+    /// only they fit (a Spanish question from someone whose setting is English).
+    pub fn lookup(&self, text: &str, locale: Locale) -> (Locale, Match<'_>) {
+        let mut best = (locale, self.catalog(locale).decide(text));
+        for other in Locale::ALL.into_iter().filter(|l| *l != locale) {
+            let candidate = self.catalog(other).decide(text);
+            if candidate.rank() > best.1.rank() {
+                best = (other, candidate);
+            }
+        }
+        best
+    }
+
+    /// The top three entries for `text` in `locale`, with scores and matched terms.
+    pub fn explain(&self, text: &str, locale: Locale) -> Vec<Explained> {
+        let catalog = self.catalog(locale);
+        catalog
+            .search(text)
+            .into_iter()
+            .take(3)
+            .map(|s| Explained {
+                id: catalog.entries[s.doc].id.clone(),
+                score: s.score,
+                coverage: s.coverage,
+                anchored: catalog.anchored(&s),
+                matched: s.matched,
+            })
+            .collect()
+    }
+}

@@ -1,57 +1,85 @@
 //! Speed of the pure triage path on the shipped content: crisis screening of one message
-//! (short, ~200 and ~1,000 characters) and the whole engine triage.
+//! (short, ~200 and ~1,000 characters), one FAQ query, building the FAQ index, and the whole
+//! engine triage (crisis, clinical, support, FAQ) on a mix of messages.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use waypoint::content::Content;
 use waypoint::engine::{Engine, Settings};
+use waypoint::faq::Catalog;
+use waypoint::faq::analyzer::Analyzer;
 use waypoint::locale::Locale;
 
 const SHORT: &str = "how many hours a week is the program?";
 const MEDIUM: &str = "ok so this week was rough. work was long and my sponsor was out of town, \
     but i made it to group on tuesday and thursday. the drive is about 40 minutes. is there \
     an evening option closer to me?";
+/// A mix for throughput: questions, small talk, a craving, a clinical question, a crisis.
+const MIX: &[&str] = &[
+    "how long does the program last",
+    "does insurance cover this",
+    "thanks!",
+    "really craving a drink right now",
+    "can i take more of my gabapentin tonight",
+    "i don't want to be alive anymore",
+    "¿cuántas horas a la semana son?",
+    "what's the best pizza in town",
+];
 
-fn content() -> Arc<Content> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages");
-    Arc::new(Content::load(&dir).expect("shipped content loads"))
+fn messages_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
+}
+
+fn content() -> Content {
+    Content::load(&messages_dir()).expect("shipped content loads")
+}
+
+#[derive(serde::Deserialize)]
+struct Terms {
+    stopwords: Vec<String>,
+    synonyms: Vec<Vec<String>>,
 }
 
 fn bench(c: &mut Criterion) {
-    let content = content();
+    let content = Arc::new(content());
     let long = MEDIUM.repeat(5);
-    assert!(
-        (180..=220).contains(&MEDIUM.chars().count()),
-        "{}",
-        MEDIUM.chars().count()
-    );
     let mut group = c.benchmark_group("screen");
-    group.bench_function("short_37_chars", |b| {
-        b.iter(|| content.screener.screen(black_box(SHORT)))
-    });
-    group.bench_function("medium_200_chars", |b| {
-        b.iter(|| content.screener.screen(black_box(MEDIUM)))
-    });
-    group.bench_function("long_1000_chars", |b| {
-        b.iter(|| content.screener.screen(black_box(&long)))
+    group.bench_function("short_37_chars", |b| b.iter(|| content.screener.screen(black_box(SHORT))));
+    group.bench_function("medium_200_chars", |b| b.iter(|| content.screener.screen(black_box(MEDIUM))));
+    group.bench_function("long_1000_chars", |b| b.iter(|| content.screener.screen(black_box(&long))));
+    group.finish();
+
+    let mut group = c.benchmark_group("faq");
+    group.bench_function("query", |b| b.iter(|| content.faq.lookup(black_box(SHORT), Locale::En).1.clone()));
+    let catalog = content.faq.catalog(Locale::En);
+    let terms_file = std::fs::read_to_string(messages_dir().join("en/faq_terms.toml")).unwrap();
+    let terms: Terms = toml::from_str(&terms_file).unwrap();
+    group.bench_function("index_build_en", |b| {
+        b.iter(|| {
+            let analyzer = Analyzer::new(Locale::En, &terms.stopwords, &terms.synonyms);
+            Catalog::new(catalog.topics.clone(), catalog.entries.clone(), analyzer)
+        })
     });
     group.finish();
 
     let engine = Engine::new(content.clone(), Settings::default());
     let at = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
-    c.bench_function("engine_triage_200_chars", |b| {
-        b.iter(|| engine.triage(black_box(MEDIUM), Locale::En, at))
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(MIX.len() as u64));
+    group.bench_function("triage_mix", |b| {
+        b.iter(|| {
+            for text in MIX {
+                black_box(engine.triage(black_box(text), Locale::En, at));
+            }
+        })
     });
-    c.bench_function("content_load", |b| b.iter(|| content_for_bench()));
-}
+    group.finish();
 
-fn content_for_bench() -> Content {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages");
-    Content::load(&dir).expect("shipped content loads")
+    c.bench_function("content_load", |b| b.iter(content));
 }
 
 criterion_group!(benches, bench);

@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use crate::content::{Content, Msg};
 use crate::faq::Match;
 use crate::locale::Locale;
+use crate::safety::Assessment;
 use crate::user::UserKey;
 use buttons::Action;
 pub use state::{Dialogue, OutreachReason, OutreachRequest, UserRecord};
@@ -233,12 +234,15 @@ impl Engine {
             locale,
         };
         // 1. The crisis check, first, on every text, in every state and every chat.
-        if let Body::Text(text) = &inbound.body {
-            let assessment = self.content.screener.screen(text);
-            if assessment.is_crisis() {
-                let locale = self.reply_locale(&turn, text);
-                return self.crisis(&turn, &assessment, locale);
-            }
+        let assessment = match &inbound.body {
+            Body::Text(text) => self.content.screener.screen(text),
+            _ => Assessment::default(),
+        };
+        if assessment.is_crisis()
+            && let Body::Text(text) = &inbound.body
+        {
+            let locale = self.reply_locale(&turn, text);
+            return self.crisis(&turn, &assessment, locale);
         }
         if inbound.chat == ChatKind::Shared {
             return self.outcome(
@@ -256,7 +260,7 @@ impl Engine {
                 Route::Other,
             ),
             Body::Button(data) => self.button(&turn, data),
-            Body::Text(text) => self.text(&turn, text),
+            Body::Text(text) => self.text(&turn, text, &assessment),
         }
     }
 
@@ -276,7 +280,7 @@ impl Engine {
         self.handle(&Stored::Found(record), &inbound)
     }
 
-    fn text(&self, turn: &Turn, text: &str) -> Outcome {
+    fn text(&self, turn: &Turn, text: &str, assessment: &Assessment) -> Outcome {
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return self.outcome(
@@ -298,13 +302,12 @@ impl Engine {
         if *turn.stored == Stored::Unreadable {
             return self.store_trouble(turn);
         }
-        self.question(turn, trimmed)
+        self.question(turn, trimmed, assessment)
     }
 
     /// Steps 4–6 of the pipeline: the clinical-advice guard, support, small talk; then the
     /// honest fallback.
-    fn question(&self, turn: &Turn, text: &str) -> Outcome {
-        let assessment = self.content.screener.screen(text);
+    fn question(&self, turn: &Turn, text: &str, assessment: &Assessment) -> Outcome {
         let locale = self.reply_locale(turn, text);
         if let Some(kind) = assessment.clinical {
             return self.outcome_in(

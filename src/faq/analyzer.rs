@@ -12,8 +12,9 @@ use crate::safety::normalize::words;
 pub struct Analyzer {
     stemmer: Stemmer,
     stopwords: HashSet<String>,
-    /// Stemmed synonym phrases, longest first, and the term each stands for.
-    synonyms: Vec<(Vec<String>, String)>,
+    /// Multi-word synonym phrases by their first stemmed word, longest first, with the
+    /// term each stands for.
+    synonyms: HashMap<String, Vec<(Vec<String>, String)>>,
     /// Single stemmed words that are synonyms, for quick look-up.
     single: HashMap<String, String>,
 }
@@ -29,7 +30,7 @@ impl Analyzer {
         let mut analyzer = Analyzer {
             stemmer,
             stopwords,
-            synonyms: Vec::new(),
+            synonyms: HashMap::new(),
             single: HashMap::new(),
         };
         for group in synonyms {
@@ -49,13 +50,17 @@ impl Analyzer {
                             .single
                             .insert(phrase[0].clone(), canonical_term.clone());
                     }
-                    _ => analyzer.synonyms.push((phrase, canonical_term.clone())),
+                    _ => analyzer
+                        .synonyms
+                        .entry(phrase[0].clone())
+                        .or_default()
+                        .push((phrase, canonical_term.clone())),
                 }
             }
         }
-        analyzer
-            .synonyms
-            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        for list in analyzer.synonyms.values_mut() {
+            list.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        }
         analyzer
     }
 
@@ -74,7 +79,7 @@ impl Analyzer {
         let mut out = Vec::with_capacity(raw.len());
         let mut i = 0;
         'words: while i < raw.len() {
-            for (phrase, canonical) in &self.synonyms {
+            for (phrase, canonical) in self.synonyms.get(&stemmed[i]).into_iter().flatten() {
                 if stemmed[i..].starts_with(phrase) {
                     out.push(canonical.clone());
                     i += phrase.len();

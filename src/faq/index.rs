@@ -109,7 +109,7 @@ impl Index {
         // uses is probably not an FAQ question.
         let unknown_idf = self.idf(0);
         let mut total_idf = 0.0;
-        let mut scores: HashMap<usize, (f64, f64, Vec<String>)> = HashMap::new();
+        let mut scores: Vec<(f64, f64, Vec<String>)> = vec![(0.0, 0.0, Vec::new()); self.lengths.len()];
         for term in unique {
             let Some(resolved) = self.resolve(term) else {
                 total_idf += unknown_idf;
@@ -121,7 +121,7 @@ impl Index {
             for &(doc, tf) in postings {
                 let tf = f64::from(tf);
                 let norm = K1 * (1.0 - B + B * self.lengths[doc] / self.average);
-                let entry = scores.entry(doc).or_default();
+                let entry = &mut scores[doc];
                 entry.0 += idf * tf * (K1 + 1.0) / (tf + norm);
                 entry.1 += idf;
                 entry.2.push(resolved.to_string());
@@ -129,6 +129,8 @@ impl Index {
         }
         let mut out: Vec<Scored> = scores
             .into_iter()
+            .enumerate()
+            .filter(|(_, (_, _, matched))| !matched.is_empty())
             .map(|(doc, (score, covered, matched))| Scored {
                 doc,
                 score,

@@ -176,6 +176,9 @@ impl Faq {
     pub fn lookup(&self, text: &str, locale: Locale) -> (Locale, Match<'_>) {
         let mut best = (locale, self.catalog(locale).decide(text));
         for other in Locale::ALL.into_iter().filter(|l| *l != locale) {
+            if matches!(best.1, Match::Answer(_)) {
+                break;
+            }
             let candidate = self.catalog(other).decide(text);
             if candidate.rank() > best.1.rank() {
                 best = (other, candidate);

@@ -2,14 +2,15 @@
 //!
 //! Pattern words are interned as *terms*; each message word is resolved once to the set of
 //! terms it satisfies (exact, prefix, or one edit away), then phrases are matched over those
-//! sets. Resolution uses hash look-ups only (a deletion index for typos), so screening a
-//! message costs a few look-ups per word, whatever the size of the lexicon.
+//! sets. Resolution uses hash look-ups only — a deletion index for typos, incremental hashes
+//! for prefixes, no allocation per look-up — so screening costs a few look-ups per word,
+//! whatever the size of the lexicon.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::fast_hash::FastHasher;
-use super::normalize::{deletions, fold, within_one_edit, words};
+use super::normalize::{fold, within_one_edit, words};
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
@@ -51,21 +52,25 @@ struct Pattern {
     terms: Vec<TermId>,
 }
 
-/// Lexicons compiled for matching.
+/// Lexicons compiled for matching. Look-up tables are keyed by a 64-bit hash of the text
+/// and every candidate is verified against the term's own key, so a hash collision can
+/// never produce a false match.
 #[derive(Default)]
 pub struct Lexicon {
     names: Vec<String>,
     terms: Map<TermSpec, TermId>,
-    exact: Map<String, Vec<TermId>>,
-    /// Keys of fuzzy terms and their one-letter deletions, for typo look-ups.
-    deletions: Map<String, Vec<(TermId, usize)>>,
-    fuzzy_keys: Vec<String>,
-    prefixes: Map<String, Vec<TermId>>,
+    /// Each term's key (the folded word, or the prefix before `*`).
+    keys: Vec<String>,
+    exact: Map<u64, Vec<TermId>>,
+    /// Hashes of fuzzy terms' keys and of their one-letter deletions.
+    deletions: Map<u64, Vec<TermId>>,
+    prefixes: Map<u64, Vec<TermId>>,
     patterns: Vec<Pattern>,
-    by_first_term: Map<TermId, Vec<usize>>,
+    /// Patterns by their first term, indexed by term id.
+    by_first_term: Vec<Vec<usize>>,
 }
 
-/// A message made ready for matching: its words and the terms each satisfies.
+/// A message made ready for matching: the terms each of its words satisfies.
 pub struct Prepared {
     terms: Vec<Vec<TermId>>,
 }
@@ -79,7 +84,7 @@ impl Prepared {
         self.terms.is_empty()
     }
 
-    /// Blanks the words in `start..=end` so that no later pattern can use them.
+    /// Blanks the words in `start..=end` so that no pattern can use them.
     pub fn mask(&mut self, start: usize, end: usize) {
         for set in &mut self.terms[start..=end] {
             set.clear();
@@ -91,7 +96,7 @@ impl Lexicon {
     /// Adds a concept (or extends one of the same name, as locales share names) and returns
     /// its id.
     pub fn concept(&mut self, name: &str) -> ConceptId {
-        if let Some(id) = self.names.iter().position(|n| n == name) {
+        if let Some(id) = self.concept_id(name) {
             return id;
         }
         self.names.push(name.to_string());
@@ -106,6 +111,10 @@ impl Lexicon {
         &self.names[id]
     }
 
+    pub fn concept_count(&self) -> usize {
+        self.names.len()
+    }
+
     /// Compiles one pattern into `concept`. With `typos` false, no word of the pattern
     /// matches a misspelling (masks must never swallow a near-miss: "kicking myself" is an
     /// idiom, "killing myself" is not).
@@ -117,27 +126,25 @@ impl Lexicon {
     ) -> Result<(), PatternError> {
         let mut terms = Vec::new();
         for raw in pattern.split_whitespace() {
-            let (spec_word, spec) = if let Some(stem) = raw.strip_suffix('*') {
-                (stem, SpecKind::Prefix)
+            let (spec_word, prefix, fuzzy) = if let Some(stem) = raw.strip_suffix('*') {
+                (stem, true, false)
             } else if let Some(exact) = raw.strip_prefix('=') {
-                (exact, SpecKind::Exact { fuzzy: false })
+                (exact, false, false)
             } else {
-                (raw, SpecKind::Exact { fuzzy: true })
+                (raw, false, typos)
             };
             let parts = words(spec_word);
             let count = parts.len();
             for (i, part) in parts.into_iter().enumerate() {
                 let key = fold(&part);
                 // Only the last piece of a split word ("12-step*") carries the star.
-                let spec = if matches!(spec, SpecKind::Prefix) && i + 1 == count {
+                let spec = if prefix && i + 1 == count {
                     if key.chars().count() < PREFIX_MIN_CHARS {
                         return Err(PatternError::ShortPrefix);
                     }
                     TermSpec::Prefix(key)
                 } else {
-                    let fuzzy = typos
-                        && matches!(spec, SpecKind::Exact { fuzzy: true })
-                        && key.chars().count() >= FUZZY_MIN_CHARS;
+                    let fuzzy = fuzzy && key.chars().count() >= FUZZY_MIN_CHARS;
                     TermSpec::Exact { key, fuzzy }
                 };
                 terms.push(self.intern(spec));
@@ -146,10 +153,7 @@ impl Lexicon {
         let Some(&first) = terms.first() else {
             return Err(PatternError::Empty);
         };
-        self.by_first_term
-            .entry(first)
-            .or_default()
-            .push(self.patterns.len());
+        self.by_first_term[first as usize].push(self.patterns.len());
         self.patterns.push(Pattern { concept, terms });
         Ok(())
     }
@@ -158,47 +162,74 @@ impl Lexicon {
         if let Some(&id) = self.terms.get(&spec) {
             return id;
         }
-        let id = self.terms.len() as TermId;
+        let id = self.keys.len() as TermId;
         match &spec {
             TermSpec::Exact { key, fuzzy } => {
-                self.exact.entry(key.clone()).or_default().push(id);
+                self.exact.entry(hash(key.as_bytes())).or_default().push(id);
                 if *fuzzy {
-                    let slot = self.fuzzy_keys.len();
-                    self.fuzzy_keys.push(key.clone());
-                    for variant in std::iter::once(key.clone()).chain(deletions(key)) {
-                        self.deletions.entry(variant).or_default().push((id, slot));
-                    }
+                    self.deletions.entry(hash(key.as_bytes())).or_default().push(id);
+                    for_each_deletion(key, |h| self.deletions.entry(h).or_default().push(id));
                 }
+                self.keys.push(key.clone());
             }
-            TermSpec::Prefix(key) => self.prefixes.entry(key.clone()).or_default().push(id),
+            TermSpec::Prefix(key) => {
+                self.prefixes.entry(hash(key.as_bytes())).or_default().push(id);
+                self.keys.push(key.clone());
+            }
         }
+        self.by_first_term.push(Vec::new());
         self.terms.insert(spec, id);
         id
     }
 
     /// Normalises `text` and resolves each word to the terms it satisfies.
     pub fn prepare(&self, text: &str) -> Prepared {
-        let terms = words(text).iter().map(|w| self.resolve(&fold(w))).collect();
+        let terms = words(text)
+            .iter()
+            .map(|w| self.resolve(&fold(w)))
+            .collect();
         Prepared { terms }
     }
 
     fn resolve(&self, key: &str) -> Vec<TermId> {
-        let mut found: Vec<TermId> = self.exact.get(key).cloned().unwrap_or_default();
-        let len = key.chars().count();
-        if len >= FUZZY_MIN_CHARS - 1 {
-            for variant in std::iter::once(key.to_string()).chain(deletions(key)) {
-                for &(term, slot) in self.deletions.get(&variant).into_iter().flatten() {
-                    if !found.contains(&term) && within_one_edit(key, &self.fuzzy_keys[slot]) {
-                        found.push(term);
+        let mut found: Vec<TermId> = Vec::new();
+        let add = |id: TermId, found: &mut Vec<TermId>| {
+            if !found.contains(&id) {
+                found.push(id);
+            }
+        };
+        for &id in self.exact.get(&hash(key.as_bytes())).into_iter().flatten() {
+            if self.keys[id as usize] == key {
+                add(id, &mut found);
+            }
+        }
+        if key.len() >= FUZZY_MIN_CHARS - 1 && !self.deletions.is_empty() {
+            let check = |h: u64, found: &mut Vec<TermId>| {
+                for &id in self.deletions.get(&h).into_iter().flatten() {
+                    if within_one_edit(key, &self.keys[id as usize]) {
+                        add(id, found);
+                    }
+                }
+            };
+            check(hash(key.as_bytes()), &mut found);
+            for_each_deletion(key, |h| check(h, &mut found));
+        }
+        if !self.prefixes.is_empty() {
+            // One running hash over the word; look up at each character boundary.
+            let mut h = FNV_OFFSET;
+            let mut chars = 0;
+            for (i, byte) in key.bytes().enumerate() {
+                h = fnv_step(h, byte);
+                let boundary = key.is_char_boundary(i + 1);
+                chars += usize::from(boundary);
+                if boundary && chars >= PREFIX_MIN_CHARS {
+                    for &id in self.prefixes.get(&h).into_iter().flatten() {
+                        if key.as_bytes().starts_with(self.keys[id as usize].as_bytes()) {
+                            add(id, &mut found);
+                        }
                     }
                 }
             }
-        }
-        if !self.prefixes.is_empty() {
-            for (end, _) in key.char_indices().skip(PREFIX_MIN_CHARS) {
-                found.extend(self.prefixes.get(&key[..end]).into_iter().flatten());
-            }
-            found.extend(self.prefixes.get(key).into_iter().flatten());
         }
         found
     }
@@ -207,8 +238,8 @@ impl Lexicon {
     pub fn hits(&self, text: &Prepared) -> Vec<Hit> {
         let mut hits = Vec::new();
         for start in 0..text.terms.len() {
-            for term in &text.terms[start] {
-                for &p in self.by_first_term.get(term).into_iter().flatten() {
+            for &term in &text.terms[start] {
+                for &p in &self.by_first_term[term as usize] {
                     let pattern = &self.patterns[p];
                     if let Some(end) = match_rest(&pattern.terms[1..], text, start) {
                         let hit = Hit {
@@ -225,20 +256,6 @@ impl Lexicon {
         }
         hits
     }
-
-    /// The hits of the given concepts only (used for masks, before anything else runs).
-    pub fn hits_of(&self, text: &Prepared, concept: ConceptId) -> Vec<Hit> {
-        self.hits(text)
-            .into_iter()
-            .filter(|h| h.concept == concept)
-            .collect()
-    }
-}
-
-#[derive(Clone, Copy)]
-enum SpecKind {
-    Exact { fuzzy: bool },
-    Prefix,
 }
 
 /// Matches the remaining terms after `start`, allowing up to [`MAX_GAP`] words between
@@ -250,6 +267,27 @@ fn match_rest(rest: &[TermId], text: &Prepared, start: usize) -> Option<usize> {
         at = window.clone().find(|&j| text.terms[j].contains(term))?;
     }
     Some(at)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv_step(h: u64, byte: u8) -> u64 {
+    (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b))
+}
+
+/// Calls `f` with the hash of every string made by deleting one character of `key`,
+/// without building those strings.
+fn for_each_deletion(key: &str, mut f: impl FnMut(u64)) {
+    let bytes = key.as_bytes();
+    for (i, c) in key.char_indices() {
+        let h = hash(&bytes[..i]);
+        let h = bytes[i + c.len_utf8()..].iter().fold(h, |h, &b| fnv_step(h, b));
+        f(h);
+    }
 }
 
 #[cfg(test)]
@@ -318,7 +356,7 @@ mod tests {
         let lex = lexicon(&[("die", &["dying"]), ("mask", &["dying to"])]);
         let mut prepared = lex.prepare("dying to see it");
         let mask = lex.concept_id("mask").unwrap();
-        for hit in lex.hits_of(&prepared, mask) {
+        for hit in lex.hits(&prepared).into_iter().filter(|h| h.concept == mask) {
             prepared.mask(hit.start, hit.end);
         }
         assert!(lex.hits(&prepared).is_empty());

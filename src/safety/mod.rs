@@ -142,16 +142,15 @@ impl Screener {
 
     /// Screens one message. Never fails and never panics, whatever the input.
     pub fn screen(&self, text: &str) -> Assessment {
-        let mut prepared = self.lexicon.prepare(text);
-        if let Some(mask) = self.mask {
-            for hit in self.lexicon.hits_of(&prepared, mask) {
-                prepared.mask(hit.start, hit.end);
-            }
+        let (prepared, hits) = self.matched(text);
+        // Hits grouped by concept, so a rule whose first concept is absent costs one check.
+        let mut by_concept: Vec<Vec<Hit>> = vec![Vec::new(); self.lexicon.concept_count()];
+        for hit in hits {
+            by_concept[hit.concept].push(hit);
         }
-        let hits = self.lexicon.hits(&prepared);
         let mut out = Assessment::default();
         for rule in &self.rules {
-            if !fires(rule, &hits, &prepared) {
+            if !fires(rule, &by_concept, prepared.len()) {
                 continue;
             }
             out.rules.push(rule.id.clone());
@@ -173,60 +172,81 @@ impl Screener {
         out
     }
 
+    /// The message's words and the concept hits left once idioms are masked.
+    fn matched(&self, text: &str) -> (Prepared, Vec<Hit>) {
+        let mut prepared = self.lexicon.prepare(text);
+        let hits = self.lexicon.hits(&prepared);
+        let Some(mask) = self.mask else {
+            return (prepared, hits);
+        };
+        let masks: Vec<Hit> = hits.iter().filter(|h| h.concept == mask).copied().collect();
+        if masks.is_empty() {
+            return (prepared, hits);
+        }
+        for m in &masks {
+            prepared.mask(m.start, m.end);
+        }
+        let hits = self.lexicon.hits(&prepared);
+        (prepared, hits)
+    }
+
     /// For authors tuning lexicons: each concept found in `text` (after masking) with the
     /// words it matched, and the words the mask blanked.
     pub fn explain(&self, text: &str) -> Vec<String> {
         let words = normalize::words(text);
-        let span = |start: usize, end: usize| words[start..=end].join(" ");
-        let mut prepared = self.lexicon.prepare(text);
-        let mut out = Vec::new();
-        if let Some(mask) = self.mask {
-            for hit in self.lexicon.hits_of(&prepared, mask) {
-                out.push(format!("{MASK_CONCEPT}: {}", span(hit.start, hit.end)));
-                prepared.mask(hit.start, hit.end);
-            }
-        }
-        for hit in self.lexicon.hits(&prepared) {
-            out.push(format!(
-                "{}: {}",
-                self.lexicon.concept_name(hit.concept),
-                span(hit.start, hit.end)
-            ));
-        }
+        let span = |h: &Hit| words[h.start..=h.end].join(" ");
+        let prepared = self.lexicon.prepare(text);
+        let mut out: Vec<String> = self
+            .lexicon
+            .hits(&prepared)
+            .iter()
+            .filter(|h| Some(h.concept) == self.mask)
+            .map(|h| format!("{MASK_CONCEPT}: {}", span(h)))
+            .collect();
+        let (_, hits) = self.matched(text);
+        out.extend(
+            hits.iter()
+                .filter(|h| Some(h.concept) != self.mask)
+                .map(|h| format!("{}: {}", self.lexicon.concept_name(h.concept), span(h))),
+        );
         out
     }
 }
 
-fn fires(rule: &Rule, hits: &[Hit], text: &Prepared) -> bool {
-    if rule.max_words.is_some_and(|max| text.len() > max) || rule.all.is_empty() {
+fn fires(rule: &Rule, by_concept: &[Vec<Hit>], words: usize) -> bool {
+    if rule.max_words.is_some_and(|max| words > max) {
         return false;
     }
-    // Try each hit of the rule's first concept as an anchor; the rule fires if every other
-    // concept has a hit such that the whole group spans at most `within` words.
-    hits.iter()
-        .filter(|h| h.concept == rule.all[0])
-        .any(|anchor| {
-            let mut lo = anchor.start;
-            let mut hi = anchor.end;
-            for &concept in &rule.all[1..] {
-                let best = hits
-                    .iter()
-                    .filter(|h| h.concept == concept)
-                    .map(|h| (h.start.min(lo), h.end.max(hi)))
-                    .min_by_key(|(s, e)| e - s);
-                match best {
-                    Some((s, e)) => (lo, hi) = (s, e),
-                    None => return false,
-                }
-            }
-            if hi - lo + 1 > rule.within.max(1) {
-                return false;
-            }
-            let near = lo.saturating_sub(rule.within)..=hi + rule.within;
-            !hits
+    let Some((&first, rest)) = rule.all.split_first() else {
+        return false;
+    };
+    if rest.iter().any(|&c| by_concept[c].is_empty()) {
+        return false;
+    }
+    // Try each hit of the first concept as an anchor; the rule fires if every other concept
+    // has a hit such that the whole group spans at most `within` words.
+    by_concept[first].iter().any(|anchor| {
+        let (mut lo, mut hi) = (anchor.start, anchor.end);
+        for &concept in rest {
+            let best = by_concept[concept]
                 .iter()
-                .any(|h| rule.none.contains(&h.concept) && near.contains(&h.start))
-        })
+                .map(|h| (h.start.min(lo), h.end.max(hi)))
+                .min_by_key(|(s, e)| e - s);
+            match best {
+                Some(span) => (lo, hi) = span,
+                None => return false,
+            }
+        }
+        if hi - lo + 1 > rule.within.max(1) {
+            return false;
+        }
+        let near = lo.saturating_sub(rule.within)..=hi + rule.within;
+        !rule
+            .none
+            .iter()
+            .flat_map(|&c| &by_concept[c])
+            .any(|h| near.contains(&h.start))
+    })
 }
 
 #[cfg(test)]

@@ -165,12 +165,20 @@ pub fn deletions(key: &str) -> impl Iterator<Item = String> + '_ {
 /// Optimal string alignment distance ≤ 1: one insertion, deletion, substitution or swap of
 /// neighbours.
 pub fn within_one_edit(a: &str, b: &str) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
+    if a.is_ascii() && b.is_ascii() {
+        one_edit(a.as_bytes(), b.as_bytes())
+    } else {
+        let a: Vec<char> = a.chars().collect();
+        let b: Vec<char> = b.chars().collect();
+        one_edit(&a, &b)
+    }
+}
+
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     if a == b {
         return true;
     }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let (a, b) = (&a[prefix..], &b[prefix..]);
     match a.len() as isize - b.len() as isize {
         0 => a[1..] == b[1..] || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..]),

@@ -34,7 +34,7 @@ fn messages_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }
 
-fn content() -> Content {
+fn load_content() -> Content {
     Content::load(&messages_dir()).expect("shipped content loads")
 }
 
@@ -45,16 +45,24 @@ struct Terms {
 }
 
 fn bench(c: &mut Criterion) {
-    let content = Arc::new(content());
+    let content = Arc::new(load_content());
     let long = MEDIUM.repeat(5);
     let mut group = c.benchmark_group("screen");
-    group.bench_function("short_37_chars", |b| b.iter(|| content.screener.screen(black_box(SHORT))));
-    group.bench_function("medium_200_chars", |b| b.iter(|| content.screener.screen(black_box(MEDIUM))));
-    group.bench_function("long_1000_chars", |b| b.iter(|| content.screener.screen(black_box(&long))));
+    group.bench_function("short_37_chars", |b| {
+        b.iter(|| content.screener.screen(black_box(SHORT)))
+    });
+    group.bench_function("medium_200_chars", |b| {
+        b.iter(|| content.screener.screen(black_box(MEDIUM)))
+    });
+    group.bench_function("long_1000_chars", |b| {
+        b.iter(|| content.screener.screen(black_box(&long)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("faq");
-    group.bench_function("query", |b| b.iter(|| content.faq.lookup(black_box(SHORT), Locale::En).1.clone()));
+    group.bench_function("query", |b| {
+        b.iter(|| content.faq.lookup(black_box(SHORT), Locale::En).1.clone())
+    });
     let catalog = content.faq.catalog(Locale::En);
     let terms_file = std::fs::read_to_string(messages_dir().join("en/faq_terms.toml")).unwrap();
     let terms: Terms = toml::from_str(&terms_file).unwrap();
@@ -79,7 +87,7 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    c.bench_function("content_load", |b| b.iter(content));
+    c.bench_function("content_load", |b| b.iter(load_content));
 }
 
 criterion_group!(benches, bench);

@@ -86,7 +86,6 @@ fn an_unknown_placeholder_names_file_line_and_key() {
     let err = broken(|dir| {
         let path = dir.join("en/replies.toml");
         let mut text = fs::read_to_string(&path).unwrap();
-        text.push_str("\n");
         text = text.replace(
             "btn_not_now = \"Not now\"",
             "btn_not_now = \"Not now, {name}\"",

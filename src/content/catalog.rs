@@ -65,6 +65,8 @@ catalog! {
     EmptyMessage = "empty_message" [],
     StoreTrouble = "store_trouble" ["emergency", "lifeline"],
     Fallback = "fallback" [],
+    RequestPersonal = "request_personal" [],
+    RequestAction = "request_action" [],
     FaqTopics = "faq_topics" [],
     FaqTopic = "faq_topic" ["topic"],
     FaqDidYouMean = "faq_did_you_mean" [],

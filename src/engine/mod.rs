@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use crate::content::{Content, Msg};
 use crate::faq::Match;
 use crate::locale::Locale;
-use crate::safety::Assessment;
+use crate::safety::{Assessment, Request};
 use crate::user::UserKey;
 use buttons::Action;
 pub use state::{Dialogue, OutreachReason, OutreachRequest, UserRecord};
@@ -331,6 +331,18 @@ impl Engine {
                 vec![self.smalltalk(locale, kind)],
                 Change::Keep,
                 Route::Smalltalk,
+            );
+        }
+        if let Some(kind) = assessment.request {
+            let msg = match kind {
+                Request::Personal => Msg::RequestPersonal,
+                Request::Action => Msg::RequestAction,
+            };
+            return self.outcome_in(
+                locale,
+                vec![self.say(locale, msg)],
+                Change::Keep,
+                Route::Fallback,
             );
         }
         match self.content.faq.lookup(text, locale) {

@@ -109,7 +109,8 @@ impl Index {
         // uses is probably not an FAQ question.
         let unknown_idf = self.idf(0);
         let mut total_idf = 0.0;
-        let mut scores: Vec<(f64, f64, Vec<String>)> = vec![(0.0, 0.0, Vec::new()); self.lengths.len()];
+        let mut scores: Vec<(f64, f64, Vec<String>)> =
+            vec![(0.0, 0.0, Vec::new()); self.lengths.len()];
         for term in unique {
             let Some(resolved) = self.resolve(term) else {
                 total_idf += unknown_idf;

@@ -65,9 +65,15 @@ pub struct Lexicon {
     /// Hashes of fuzzy terms' keys and of their one-letter deletions.
     deletions: Map<u64, Vec<TermId>>,
     prefixes: Map<u64, Vec<TermId>>,
+    /// A bit per hash bucket of every key in the three maps above: most words of a message
+    /// are in none of them, and this answers "no" from a small, cache-friendly array.
+    filter: Vec<u64>,
     patterns: Vec<Pattern>,
-    /// Patterns by their first term, indexed by term id.
-    by_first_term: Vec<Vec<usize>>,
+    /// One-word patterns by their term, indexed by term id.
+    single: Vec<Vec<usize>>,
+    /// Longer patterns by their first two terms: common first words ("i", "my") would
+    /// otherwise lead to trying hundreds of patterns at every occurrence.
+    by_pair: Map<u64, Vec<usize>>,
 }
 
 /// A message made ready for matching: the terms each of its words satisfies.
@@ -150,10 +156,15 @@ impl Lexicon {
                 terms.push(self.intern(spec));
             }
         }
-        let Some(&first) = terms.first() else {
-            return Err(PatternError::Empty);
-        };
-        self.by_first_term[first as usize].push(self.patterns.len());
+        match terms[..] {
+            [] => return Err(PatternError::Empty),
+            [only] => self.single[only as usize].push(self.patterns.len()),
+            [first, second, ..] => self
+                .by_pair
+                .entry(pair(first, second))
+                .or_default()
+                .push(self.patterns.len()),
+        }
         self.patterns.push(Pattern { concept, terms });
         Ok(())
     }
@@ -163,32 +174,51 @@ impl Lexicon {
             return id;
         }
         let id = self.keys.len() as TermId;
+        if self.filter.is_empty() {
+            self.filter = vec![0; FILTER_WORDS];
+        }
+        let mut hashes = Vec::new();
         match &spec {
             TermSpec::Exact { key, fuzzy } => {
-                self.exact.entry(hash(key.as_bytes())).or_default().push(id);
+                let h = hash(key.as_bytes());
+                hashes.push(h);
+                self.exact.entry(h).or_default().push(id);
                 if *fuzzy {
-                    self.deletions.entry(hash(key.as_bytes())).or_default().push(id);
-                    for_each_deletion(key, |h| self.deletions.entry(h).or_default().push(id));
+                    self.deletions.entry(h).or_default().push(id);
+                    for_each_deletion(key, |d| {
+                        hashes.push(d);
+                        self.deletions.entry(d).or_default().push(id);
+                    });
                 }
                 self.keys.push(key.clone());
             }
             TermSpec::Prefix(key) => {
-                self.prefixes.entry(hash(key.as_bytes())).or_default().push(id);
+                let h = hash(key.as_bytes());
+                hashes.push(h);
+                self.prefixes.entry(h).or_default().push(id);
                 self.keys.push(key.clone());
             }
         }
-        self.by_first_term.push(Vec::new());
+        for h in hashes {
+            let bit = filter_bit(h);
+            self.filter[bit / 64] |= 1 << (bit % 64);
+        }
+        self.single.push(Vec::new());
         self.terms.insert(spec, id);
         id
     }
 
     /// Normalises `text` and resolves each word to the terms it satisfies.
     pub fn prepare(&self, text: &str) -> Prepared {
-        let terms = words(text)
-            .iter()
-            .map(|w| self.resolve(&fold(w)))
-            .collect();
+        let terms = words(text).iter().map(|w| self.resolve(&fold(w))).collect();
         Prepared { terms }
+    }
+
+    fn may_contain(&self, h: u64) -> bool {
+        let bit = filter_bit(h);
+        self.filter
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
     }
 
     fn resolve(&self, key: &str) -> Vec<TermId> {
@@ -198,33 +228,44 @@ impl Lexicon {
                 found.push(id);
             }
         };
-        for &id in self.exact.get(&hash(key.as_bytes())).into_iter().flatten() {
-            if self.keys[id as usize] == key {
-                add(id, &mut found);
+        let whole = hash(key.as_bytes());
+        if self.may_contain(whole) {
+            for &id in self.exact.get(&whole).into_iter().flatten() {
+                if self.keys[id as usize] == key {
+                    add(id, &mut found);
+                }
             }
         }
         if key.len() >= FUZZY_MIN_CHARS - 1 && !self.deletions.is_empty() {
             let check = |h: u64, found: &mut Vec<TermId>| {
+                if !self.may_contain(h) {
+                    return;
+                }
                 for &id in self.deletions.get(&h).into_iter().flatten() {
                     if within_one_edit(key, &self.keys[id as usize]) {
                         add(id, found);
                     }
                 }
             };
-            check(hash(key.as_bytes()), &mut found);
+            check(whole, &mut found);
             for_each_deletion(key, |h| check(h, &mut found));
         }
         if !self.prefixes.is_empty() {
             // One running hash over the word; look up at each character boundary.
-            let mut h = FNV_OFFSET;
+            let mut h = 0u64;
+            let mut power = 1u64;
             let mut chars = 0;
             for (i, byte) in key.bytes().enumerate() {
-                h = fnv_step(h, byte);
+                h = h.wrapping_add(u64::from(byte).wrapping_add(1).wrapping_mul(power));
+                power = power.wrapping_mul(BASE);
                 let boundary = key.is_char_boundary(i + 1);
                 chars += usize::from(boundary);
-                if boundary && chars >= PREFIX_MIN_CHARS {
+                if boundary && chars >= PREFIX_MIN_CHARS && self.may_contain(h) {
                     for &id in self.prefixes.get(&h).into_iter().flatten() {
-                        if key.as_bytes().starts_with(self.keys[id as usize].as_bytes()) {
+                        if key
+                            .as_bytes()
+                            .starts_with(self.keys[id as usize].as_bytes())
+                        {
                             add(id, &mut found);
                         }
                     }
@@ -237,18 +278,32 @@ impl Lexicon {
     /// Every occurrence of every concept, in order of position.
     pub fn hits(&self, text: &Prepared) -> Vec<Hit> {
         let mut hits = Vec::new();
-        for start in 0..text.terms.len() {
-            for &term in &text.terms[start] {
-                for &p in &self.by_first_term[term as usize] {
-                    let pattern = &self.patterns[p];
-                    if let Some(end) = match_rest(&pattern.terms[1..], text, start) {
-                        let hit = Hit {
-                            concept: pattern.concept,
-                            start,
-                            end,
-                        };
-                        if !hits.contains(&hit) {
-                            hits.push(hit);
+        let mut push = |hit: Hit| {
+            if !hits.contains(&hit) {
+                hits.push(hit);
+            }
+        };
+        let n = text.terms.len();
+        for start in 0..n {
+            for &first in &text.terms[start] {
+                for &p in &self.single[first as usize] {
+                    push(Hit {
+                        concept: self.patterns[p].concept,
+                        start,
+                        end: start,
+                    });
+                }
+                for next in (start + 1)..(start + 2 + MAX_GAP).min(n) {
+                    for &second in &text.terms[next] {
+                        for &p in self.by_pair.get(&pair(first, second)).into_iter().flatten() {
+                            let pattern = &self.patterns[p];
+                            if let Some(end) = match_rest(&pattern.terms[2..], text, next) {
+                                push(Hit {
+                                    concept: pattern.concept,
+                                    start,
+                                    end,
+                                });
+                            }
                         }
                     }
                 }
@@ -256,6 +311,10 @@ impl Lexicon {
         }
         hits
     }
+}
+
+fn pair(first: TermId, second: TermId) -> u64 {
+    (u64::from(first) << 32) | u64::from(second)
 }
 
 /// Matches the remaining terms after `start`, allowing up to [`MAX_GAP`] words between
@@ -269,24 +328,67 @@ fn match_rest(rest: &[TermId], text: &Prepared, start: usize) -> Option<usize> {
     Some(at)
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// The filter's size in 64-bit words: 2^19 bits, 64 KiB.
+const FILTER_WORDS: usize = 1 << 13;
 
-fn fnv_step(h: u64, byte: u8) -> u64 {
-    (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+fn filter_bit(h: u64) -> usize {
+    // The high bits of a multiplicative mix; the polynomial hash's low bits are weak.
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 45) as usize
 }
 
+/// Words are hashed as polynomials, `Σ byte_k · BASE^k` (wrapping), so the hash of a word
+/// with one character deleted follows from its prefix hashes in constant time, and a
+/// prefix's hash grows one byte at a time.
+const BASE: u64 = 0x0100_0000_01b3;
+/// The inverse of [`BASE`] modulo 2^64 (BASE is odd), by Newton's iteration.
+const BASE_INVERSE: u64 = {
+    let mut x = BASE;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(BASE.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
 fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b))
+    let mut h = 0u64;
+    let mut power = 1u64;
+    for &b in bytes {
+        h = h.wrapping_add(u64::from(b).wrapping_add(1).wrapping_mul(power));
+        power = power.wrapping_mul(BASE);
+    }
+    h
 }
 
 /// Calls `f` with the hash of every string made by deleting one character of `key`,
 /// without building those strings.
 fn for_each_deletion(key: &str, mut f: impl FnMut(u64)) {
     let bytes = key.as_bytes();
+    // prefix[i] = hash(bytes[..i]); on the stack for ordinary words.
+    let mut stack = [0u64; 33];
+    let mut heap = Vec::new();
+    let prefix: &mut [u64] = if bytes.len() < stack.len() {
+        &mut stack[..=bytes.len()]
+    } else {
+        heap.resize(bytes.len() + 1, 0);
+        &mut heap
+    };
+    let mut h = 0u64;
+    let mut power = 1u64;
+    for (i, &b) in bytes.iter().enumerate() {
+        h = h.wrapping_add(u64::from(b).wrapping_add(1).wrapping_mul(power));
+        power = power.wrapping_mul(BASE);
+        prefix[i + 1] = h;
+    }
+    let total = h;
     for (i, c) in key.char_indices() {
-        let h = hash(&bytes[..i]);
-        let h = bytes[i + c.len_utf8()..].iter().fold(h, |h, &b| fnv_step(h, b));
-        f(h);
+        let end = i + c.len_utf8();
+        let mut shift = 1u64;
+        for _ in i..end {
+            shift = shift.wrapping_mul(BASE_INVERSE);
+        }
+        f(prefix[i].wrapping_add(total.wrapping_sub(prefix[end]).wrapping_mul(shift)));
     }
 }
 
@@ -347,7 +449,11 @@ mod tests {
     #[test]
     fn patterns_without_typos_match_exactly() {
         let lex = lexicon(&[("mask", &["kicking myself"]), ("s", &["killing myself"])]);
-        assert_eq!(found(&lex, "killing myself"), ["s"], "the mask takes no typo");
+        assert_eq!(
+            found(&lex, "killing myself"),
+            ["s"],
+            "the mask takes no typo"
+        );
         assert!(found(&lex, "kicking myself").contains(&"mask".to_string()));
     }
 
@@ -356,7 +462,11 @@ mod tests {
         let lex = lexicon(&[("die", &["dying"]), ("mask", &["dying to"])]);
         let mut prepared = lex.prepare("dying to see it");
         let mask = lex.concept_id("mask").unwrap();
-        for hit in lex.hits(&prepared).into_iter().filter(|h| h.concept == mask) {
+        for hit in lex
+            .hits(&prepared)
+            .into_iter()
+            .filter(|h| h.concept == mask)
+        {
             prepared.mask(hit.start, hit.end);
         }
         assert!(lex.hits(&prepared).is_empty());
@@ -371,5 +481,22 @@ mod tests {
             lex.add_pattern(c, "ki*", true),
             Err(PatternError::ShortPrefix)
         );
+    }
+
+    #[test]
+    fn deletion_hashes_equal_hashes_of_deletions() {
+        for word in ["suicide", "ab", "mañana", "💊x"] {
+            let mut got = Vec::new();
+            for_each_deletion(word, |h| got.push(h));
+            let want: Vec<u64> = word
+                .char_indices()
+                .map(|(i, c)| {
+                    let mut s = word.to_string();
+                    s.replace_range(i..i + c.len_utf8(), "");
+                    hash(s.as_bytes())
+                })
+                .collect();
+            assert_eq!(got, want, "{word}");
+        }
     }
 }

@@ -53,6 +53,15 @@ pub enum Support {
     HighRisk,
 }
 
+/// A request Waypoint cannot act on: about the person's own case, schedule or staff, or
+/// asking it to do something outside its job. It gets an honest pointer to the care team,
+/// never an FAQ entry that merely shares a word with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Request {
+    Personal,
+    Action,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Smalltalk {
     Greeting,
@@ -66,6 +75,7 @@ pub enum Finding {
     Crisis(Crisis),
     Clinical(Clinical),
     Support(Support),
+    Request(Request),
     Smalltalk(Smalltalk),
 }
 
@@ -86,6 +96,8 @@ impl Finding {
             ("support", "craving") => Finding::Support(Support::Craving),
             ("support", "lapse") => Finding::Support(Support::Lapse),
             ("support", "high_risk") => Finding::Support(Support::HighRisk),
+            ("request", "personal") => Finding::Request(Request::Personal),
+            ("request", "action") => Finding::Request(Request::Action),
             ("smalltalk", "greeting") => Finding::Smalltalk(Smalltalk::Greeting),
             ("smalltalk", "thanks") => Finding::Smalltalk(Smalltalk::Thanks),
             ("smalltalk", "ack") => Finding::Smalltalk(Smalltalk::Ack),
@@ -112,6 +124,7 @@ pub struct Assessment {
     pub crisis: Vec<Crisis>,
     pub clinical: Option<Clinical>,
     pub support: Option<Support>,
+    pub request: Option<Request>,
     pub smalltalk: Option<Smalltalk>,
     /// Ids of the rules that fired, for `waypoint triage --explain` and logs of counts.
     pub rules: Vec<String>,
@@ -162,6 +175,9 @@ impl Screener {
                 }
                 Finding::Support(s) => {
                     out.support.get_or_insert(s);
+                }
+                Finding::Request(r) => {
+                    out.request.get_or_insert(r);
                 }
                 Finding::Smalltalk(s) => {
                     out.smalltalk.get_or_insert(s);

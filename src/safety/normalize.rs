@@ -11,13 +11,17 @@ use unicode_normalization::char::is_combining_mark;
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
-    let folded: Vec<char> = text
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        .collect::<String>()
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .collect();
+    // Plain ASCII (most chat messages) is already normalised: only the case needs folding.
+    let folded: Vec<char> = if text.is_ascii() {
+        text.chars().map(|c| c.to_ascii_lowercase()).collect()
+    } else {
+        text.nfkc()
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+            .nfd()
+            .filter(|c| !is_combining_mark(*c))
+            .collect()
+    };
     for (i, &c) in folded.iter().enumerate() {
         match classify(c) {
             CharClass::Word => current.push(c),
@@ -124,26 +128,20 @@ fn is_quantity(word: &str) -> bool {
 /// The key a word is matched by: repeated letters collapsed ("kmsssss" = "kms") and a few
 /// sound-alike spellings folded ("bida" = "vida", "fone" = "phone").
 pub fn fold(word: &str) -> String {
-    let mut spelled = String::with_capacity(word.len());
+    let mut out = String::with_capacity(word.len());
+    let mut last = None;
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {
-        match (c, chars.peek()) {
-            ('p', Some('h')) => {
+        let c = match (c, chars.peek()) {
+            ('p', Some('h')) | ('c', Some('k')) => {
+                let replaced = if c == 'p' { 'f' } else { 'k' };
                 chars.next();
-                spelled.push('f');
+                replaced
             }
-            ('c', Some('k')) => {
-                chars.next();
-                spelled.push('k');
-            }
-            ('v', _) => spelled.push('b'),
-            ('z', _) => spelled.push('s'),
-            (c, _) => spelled.push(c),
-        }
-    }
-    let mut out = String::with_capacity(spelled.len());
-    let mut last = None;
-    for c in spelled.chars() {
+            ('v', _) => 'b',
+            ('z', _) => 's',
+            (c, _) => c,
+        };
         if Some(c) != last {
             out.push(c);
         }

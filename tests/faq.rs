@@ -207,3 +207,37 @@ reviewed = "2026-11-20"
         "{err}"
     );
 }
+
+#[test]
+fn requests_the_bot_cannot_act_on_point_to_the_care_team() {
+    let engine = common::engine();
+    for (question, expected) in [
+        (
+            "did the clinic get my referral yet",
+            "can't see anyone's schedule",
+        ),
+        ("is the nurse in today", "can't see anyone's schedule"),
+        (
+            "is tuesday's group cancelled because of the storm",
+            "can't see anyone's schedule",
+        ),
+        (
+            "can you book me a dentist appointment",
+            "not something I can do",
+        ),
+        ("¿ya llegó mi cheque?", "No puedo ver"),
+    ] {
+        let outcome = engine.triage(question, Locale::En, common::t0());
+        assert_eq!(outcome.route, Route::Fallback, "{question}");
+        assert!(
+            outcome.replies[0].text.contains(expected),
+            "{question}: {}",
+            outcome.replies[0].text
+        );
+    }
+    // A general question that mentions the same words is still answered.
+    assert_eq!(
+        answer_id("does my insurance cover iop", Locale::En).as_deref(),
+        Some("insurance")
+    );
+}

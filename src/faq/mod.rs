@@ -18,6 +18,8 @@ pub const ANSWER_COVERAGE: f64 = 0.6;
 /// At or above this coverage the best entry is the answer when the match rests on one of
 /// its keywords (the words its author marked as distinctive).
 pub const ANSWER_COVERAGE_WITH_KEYWORD: f64 = 0.25;
+/// How much more an entry's score counts when the match rests on one of its keywords.
+pub const KEYWORD_BOOST: f64 = 1.5;
 /// At or above this coverage the best entries are offered as "did you mean".
 pub const SUGGEST_COVERAGE: f64 = 0.4;
 /// How many entries "did you mean" offers at most.
@@ -91,8 +93,13 @@ impl Catalog {
         self.entries.iter().filter(move |e| e.topic == topic)
     }
 
+    /// BM25 results, re-ranked so that a match resting on an entry's own keywords beats a
+    /// slightly higher score built from incidental words.
     fn search(&self, text: &str) -> Vec<Scored> {
-        self.index.search(&self.analyzer.terms(text))
+        let mut found = self.index.search(&self.analyzer.terms(text));
+        let weight = |s: &Scored| s.score * if self.anchored(s) { KEYWORD_BOOST } else { 1.0 };
+        found.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then(a.doc.cmp(&b.doc)));
+        found
     }
 
     /// Whether the match rests on one of the entry's own keywords.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::fast_hash::FastHasher;
-use super::normalize::{fold, within_one_edit, words};
+use super::normalize::{fold, fold_into, scan_words, within_one_edit, words};
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
@@ -210,7 +210,12 @@ impl Lexicon {
 
     /// Normalises `text` and resolves each word to the terms it satisfies.
     pub fn prepare(&self, text: &str) -> Prepared {
-        let terms = words(text).iter().map(|w| self.resolve(&fold(w))).collect();
+        let mut key = String::new();
+        let mut terms = Vec::new();
+        scan_words(text, |w| {
+            fold_into(w, &mut key);
+            terms.push(self.resolve(&key));
+        });
         Prepared { terms }
     }
 

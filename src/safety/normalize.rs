@@ -10,6 +10,13 @@ use unicode_normalization::char::is_combining_mark;
 /// Emoji become words of their own; punctuation, control and direction marks separate words.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    scan_words(text, |w| out.push(w.to_string()));
+    out
+}
+
+/// [`words`] without building a list: calls `visit` with each word in turn, reusing one
+/// buffer (the screening hot path).
+pub fn scan_words(text: &str, mut visit: impl FnMut(&str)) {
     let mut current = String::new();
     // Plain ASCII (most chat messages) is already normalised: only the case needs folding.
     let folded: Vec<char> = if text.is_ascii() {
@@ -27,20 +34,23 @@ pub fn words(text: &str) -> Vec<String> {
             CharClass::Word => current.push(c),
             CharClass::Joiner => {}
             CharClass::Leet if is_inside_word(&folded, i) => current.push(c),
-            CharClass::Leet | CharClass::Separator => flush(&mut current, &mut out),
+            CharClass::Leet | CharClass::Separator => flush(&mut current, &mut visit),
             CharClass::Emoji => {
-                flush(&mut current, &mut out);
-                out.push(c.to_string());
+                flush(&mut current, &mut visit);
+                visit(c.encode_utf8(&mut [0; 4]));
             }
         }
     }
-    flush(&mut current, &mut out);
-    out
+    flush(&mut current, &mut visit);
 }
 
-fn flush(current: &mut String, out: &mut Vec<String>) {
+fn flush(current: &mut String, visit: &mut impl FnMut(&str)) {
     if !current.is_empty() {
-        out.push(unleet(current));
+        if needs_unleet(current) {
+            visit(&unleet(current));
+        } else {
+            visit(current);
+        }
         current.clear();
     }
 }
@@ -78,16 +88,18 @@ fn is_inside_word(chars: &[char], i: usize) -> bool {
     after && (before || matches!(chars[i], '$' | '@'))
 }
 
-/// Undoes leetspeak in a word that mixes letters with digits or symbols, but leaves
-/// numbers and quantities ("60mg", "2nd", "24h") alone.
-fn unleet(word: &str) -> String {
+/// Whether a word mixes letters with digits or symbols and is not a quantity ("60mg",
+/// "2nd", "7am"): such a word is leetspeak.
+fn needs_unleet(word: &str) -> bool {
     let has_letter = word.chars().any(|c| c.is_alphabetic());
     let has_leet = word
         .chars()
         .any(|c| c.is_ascii_digit() || matches!(c, '!' | '@' | '$' | '|'));
-    if !has_letter || !has_leet || is_quantity(word) {
-        return word.to_string();
-    }
+    has_letter && has_leet && !is_quantity(word)
+}
+
+/// Undoes leetspeak: `k1ll` -> `kill`, `$uicide` -> `suicide`.
+fn unleet(word: &str) -> String {
     word.chars()
         .map(|c| match c {
             '0' => 'o',
@@ -129,6 +141,13 @@ fn is_quantity(word: &str) -> bool {
 /// sound-alike spellings folded ("bida" = "vida", "fone" = "phone").
 pub fn fold(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
+    fold_into(word, &mut out);
+    out
+}
+
+/// [`fold`] into a buffer the caller reuses.
+pub fn fold_into(word: &str, out: &mut String) {
+    out.clear();
     let mut last = None;
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {
@@ -147,7 +166,6 @@ pub fn fold(word: &str) -> String {
         }
         last = Some(c);
     }
-    out
 }
 
 /// All strings made by deleting one character.

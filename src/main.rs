@@ -132,7 +132,10 @@ fn main() -> Result<()> {
     let clock = SystemClock;
     match cli.command {
         Command::Check => {
-            println!("configuration and content OK ({})", messages_dir.display());
+            emit(&format!(
+                "configuration and content OK ({})\n",
+                messages_dir.display()
+            ));
             Ok(())
         }
         Command::Triage {
@@ -161,16 +164,19 @@ fn main() -> Result<()> {
                 None => Locale::guess(&question).unwrap_or(config.settings.default_locale),
             };
             let faq = &engine.content().faq;
-            println!("terms: {:?}", faq.catalog(locale).terms(&question));
+            use std::fmt::Write as _;
+            let mut out = format!("terms: {:?}\n", faq.catalog(locale).terms(&question));
             let top = faq.explain(&question, locale);
             if top.is_empty() {
-                println!(
+                let _ = writeln!(
+                    out,
                     "no entry shares a term with this question ({})",
                     locale.code()
                 );
             }
             for e in top {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{:<24} score {:6.2}  coverage {:4.2}  keyword {}  matched {:?}",
                     e.id,
                     e.score,
@@ -179,12 +185,14 @@ fn main() -> Result<()> {
                     e.matched
                 );
             }
-            println!(
+            let _ = writeln!(
+                out,
                 "thresholds: answer at coverage >= {} (>= {} with a keyword), suggest at >= {}",
                 waypoint::faq::ANSWER_COVERAGE,
                 waypoint::faq::ANSWER_COVERAGE_WITH_KEYWORD,
                 waypoint::faq::SUGGEST_COVERAGE
             );
+            emit(&out);
             Ok(())
         }
         Command::Chat { user, lang } => {
@@ -253,7 +261,7 @@ fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>)
         items.push(item);
     }
     let report = eval::evaluate(engine, &items, at);
-    print!("{}", report.render());
+    emit(&report.render());
     let thresholds = eval::Thresholds {
         min_crisis_recall: args.min_crisis_recall,
         max_benign_as_crisis: args.max_benign_as_crisis,
@@ -265,14 +273,21 @@ fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>)
     };
     let failures = report.failures(&thresholds);
     if failures.is_empty() {
-        println!("\nall thresholds met");
+        emit("\nall thresholds met\n");
         Ok(())
     } else {
         for f in &failures {
-            println!("FAIL {f}");
+            emit(&format!("FAIL {f}\n"));
         }
         bail!("{} threshold(s) not met", failures.len())
     }
+}
+
+/// Prints to stdout; a closed pipe (`waypoint eval … | head`) ends the output quietly
+/// instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn init_logging(default: &str) {

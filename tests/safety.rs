@@ -47,6 +47,10 @@ fn crisis_language_is_caught_in_every_category() {
         ("i keep cutting myself", Crisis::SelfHarm),
         ("quiero cortarme otra vez", Crisis::SelfHarm),
         ("i took all my pills", Crisis::Overdose),
+        ("i'm going to take every pill in the cabinet", Crisis::Overdose),
+        ("i can't keep myself safe tonight", Crisis::Suicide),
+        ("im thinking about ending things", Crisis::Suicide),
+        ("wrote goodbye letters to my family", Crisis::Suicide),
         ("my brother isn't breathing after using", Crisis::Overdose),
         ("he overdosed and won't wake up", Crisis::Overdose),
         (
@@ -95,6 +99,8 @@ fn idioms_and_ordinary_messages_are_not_crisis() {
         "me muero de hambre",
         "how many hours a week is the program",
         "i nailed my presentation, killed it",
+        "i'm ending things with my boyfriend",
+        "i'm kicking myself for missing group",
     ] {
         let found = crisis_of(text);
         assert!(found.is_empty(), "{text:?} was taken as {found:?}");

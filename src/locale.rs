@@ -48,14 +48,14 @@ mod tests {
 /// Short, frequent words that tell Spanish from English in a chat message.
 const SPANISH_CUES: &[&str] = &[
     "que", "de", "el", "la", "los", "las", "es", "y", "en", "un", "una", "por", "para", "con",
-    "no", "mi", "me", "yo", "tengo", "esta", "estoy", "como", "cuanto", "cuantos", "cuantas",
-    "donde", "cuando", "puedo", "hay", "del", "al", "se", "lo", "mas", "pero", "muy", "quiero",
-    "hola", "gracias", "semana", "horas", "dias", "programa", "ya", "si", "tambien", "eso",
+    "mi", "yo", "tengo", "esta", "estoy", "como", "cuanto", "cuantos", "cuantas", "donde",
+    "cuando", "puedo", "hay", "del", "al", "se", "lo", "mas", "pero", "muy", "quiero", "hola",
+    "gracias", "semana", "horas", "dias", "programa", "ya", "si", "tambien", "eso",
 ];
 const ENGLISH_CUES: &[&str] = &[
-    "the", "and", "is", "i", "to", "a", "of", "my", "in", "it", "you", "what", "how", "do", "does",
-    "can", "im", "for", "on", "have", "this", "that", "with", "are", "be", "me", "will", "just",
-    "so", "if", "about", "long", "hi", "hello", "thanks", "week", "hours", "days",
+    "the", "and", "is", "i", "to", "of", "my", "in", "it", "you", "what", "how", "do", "does",
+    "can", "im", "for", "on", "have", "this", "that", "with", "are", "be", "will", "just", "so",
+    "if", "about", "long", "hi", "hello", "thanks", "week", "hours", "days",
 ];
 
 impl Locale {
@@ -92,5 +92,8 @@ mod guess_tests {
         );
         assert_eq!(Locale::guess("how long does it last"), Some(Locale::En));
         assert_eq!(Locale::guess("ok"), None);
+        // Words both languages share decide nothing.
+        assert_eq!(Locale::guess("no"), None);
+        assert_eq!(Locale::guess("me"), None);
     }
 }

@@ -47,7 +47,10 @@ fn crisis_language_is_caught_in_every_category() {
         ("i keep cutting myself", Crisis::SelfHarm),
         ("quiero cortarme otra vez", Crisis::SelfHarm),
         ("i took all my pills", Crisis::Overdose),
-        ("i'm going to take every pill in the cabinet", Crisis::Overdose),
+        (
+            "i'm going to take every pill in the cabinet",
+            Crisis::Overdose,
+        ),
         ("i can't keep myself safe tonight", Crisis::Suicide),
         ("im thinking about ending things", Crisis::Suicide),
         ("wrote goodbye letters to my family", Crisis::Suicide),

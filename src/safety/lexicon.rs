@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::{Arc, RwLock};
 
 use super::fast_hash::FastHasher;
 use super::normalize::{fold, fold_into, scan_words, within_one_edit, words};
@@ -74,11 +75,23 @@ pub struct Lexicon {
     /// Longer patterns by their first two terms: common first words ("i", "my") would
     /// otherwise lead to trying hundreds of patterns at every occurrence.
     by_pair: Map<u64, Vec<usize>>,
+    /// A bit per pair bucket, so most absent pairs cost no hash-table probe.
+    pair_filter: Vec<u64>,
+    /// Words already resolved. Resolution is a pure function of the word and the lexicon,
+    /// so the cache changes no result, only the cost of common words.
+    cache: RwLock<Map<String, TermSet>>,
 }
+
+/// The terms one word satisfies, shared between the word cache and prepared messages.
+type TermSet = Arc<[TermId]>;
+
+/// How many distinct words the resolution cache keeps before starting afresh. Chat
+/// vocabulary is heavily skewed, so a modest cache answers most words of most messages.
+const WORD_CACHE_CAPACITY: usize = 50_000;
 
 /// A message made ready for matching: the terms each of its words satisfies.
 pub struct Prepared {
-    terms: Vec<Vec<TermId>>,
+    terms: Vec<TermSet>,
 }
 
 impl Prepared {
@@ -93,7 +106,7 @@ impl Prepared {
     /// Blanks the words in `start..=end` so that no pattern can use them.
     pub fn mask(&mut self, start: usize, end: usize) {
         for set in &mut self.terms[start..=end] {
-            set.clear();
+            *set = Arc::from([]);
         }
     }
 }
@@ -159,11 +172,15 @@ impl Lexicon {
         match terms[..] {
             [] => return Err(PatternError::Empty),
             [only] => self.single[only as usize].push(self.patterns.len()),
-            [first, second, ..] => self
-                .by_pair
-                .entry(pair(first, second))
-                .or_default()
-                .push(self.patterns.len()),
+            [first, second, ..] => {
+                let key = pair(first, second);
+                if self.pair_filter.is_empty() {
+                    self.pair_filter = vec![0; FILTER_WORDS];
+                }
+                let bit = filter_bit(key);
+                self.pair_filter[bit / 64] |= 1 << (bit % 64);
+                self.by_pair.entry(key).or_default().push(self.patterns.len());
+            }
         }
         self.patterns.push(Pattern { concept, terms });
         Ok(())
@@ -173,6 +190,8 @@ impl Lexicon {
         if let Some(&id) = self.terms.get(&spec) {
             return id;
         }
+        // A new term can change how words resolve.
+        self.cache.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
         let id = self.keys.len() as TermId;
         if self.filter.is_empty() {
             self.filter = vec![0; FILTER_WORDS];
@@ -214,9 +233,24 @@ impl Lexicon {
         let mut terms = Vec::new();
         scan_words(text, |w| {
             fold_into(w, &mut key);
-            terms.push(self.resolve(&key));
+            terms.push(self.resolve_cached(&key));
         });
         Prepared { terms }
+    }
+
+    fn resolve_cached(&self, key: &str) -> TermSet {
+        // A poisoned lock only means another thread panicked mid-insert; the map is still
+        // a valid cache, so keep using it.
+        if let Some(hit) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return hit.clone();
+        }
+        let set: TermSet = self.resolve(key).into();
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= WORD_CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), set.clone());
+        set
     }
 
     fn may_contain(&self, h: u64) -> bool {
@@ -253,7 +287,11 @@ impl Lexicon {
                 }
             };
             check(whole, &mut found);
-            for_each_deletion(key, |h| check(h, &mut found));
+            // The table holds keys of at least FUZZY_MIN_CHARS characters and their
+            // deletions; a shorter word's own deletions cannot be among them.
+            if key.chars().count() >= FUZZY_MIN_CHARS {
+                for_each_deletion(key, |h| check(h, &mut found));
+            }
         }
         if !self.prefixes.is_empty() {
             // One running hash over the word; look up at each character boundary.
@@ -290,7 +328,7 @@ impl Lexicon {
         };
         let n = text.terms.len();
         for start in 0..n {
-            for &first in &text.terms[start] {
+            for &first in text.terms[start].iter() {
                 for &p in &self.single[first as usize] {
                     push(Hit {
                         concept: self.patterns[p].concept,
@@ -299,8 +337,17 @@ impl Lexicon {
                     });
                 }
                 for next in (start + 1)..(start + 2 + MAX_GAP).min(n) {
-                    for &second in &text.terms[next] {
-                        for &p in self.by_pair.get(&pair(first, second)).into_iter().flatten() {
+                    for &second in text.terms[next].iter() {
+                        let key = pair(first, second);
+                        let bit = filter_bit(key);
+                        let maybe = self
+                            .pair_filter
+                            .get(bit / 64)
+                            .is_some_and(|word| word & (1 << (bit % 64)) != 0);
+                        if !maybe {
+                            continue;
+                        }
+                        for &p in self.by_pair.get(&key).into_iter().flatten() {
                             let pattern = &self.patterns[p];
                             if let Some(end) = match_rest(&pattern.terms[2..], text, next) {
                                 push(Hit {

@@ -18,17 +18,31 @@ pub fn words(text: &str) -> Vec<String> {
 /// buffer (the screening hot path).
 pub fn scan_words(text: &str, mut visit: impl FnMut(&str)) {
     let mut current = String::new();
-    // Plain ASCII (most chat messages) is already normalised: only the case needs folding.
-    let folded: Vec<char> = if text.is_ascii() {
-        text.chars().map(|c| c.to_ascii_lowercase()).collect()
-    } else {
-        text.nfkc()
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-            .nfd()
-            .filter(|c| !is_combining_mark(*c))
-            .collect()
-    };
+    // Plain ASCII (most chat messages) is already normalised: only the case needs folding,
+    // and it can be read byte by byte.
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let c = char::from(b.to_ascii_lowercase());
+            match classify(c) {
+                CharClass::Word => current.push(c),
+                CharClass::Joiner => {}
+                CharClass::Leet if leet_inside_ascii(bytes, i) => current.push(c),
+                CharClass::Leet | CharClass::Separator | CharClass::Emoji => {
+                    flush(&mut current, &mut visit)
+                }
+            }
+        }
+        flush(&mut current, &mut visit);
+        return;
+    }
+    let folded: Vec<char> = text
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect();
     for (i, &c) in folded.iter().enumerate() {
         match classify(c) {
             CharClass::Word => current.push(c),
@@ -42,6 +56,14 @@ pub fn scan_words(text: &str, mut visit: impl FnMut(&str)) {
         }
     }
     flush(&mut current, &mut visit);
+}
+
+/// [`is_inside_word`] for ASCII bytes.
+fn leet_inside_ascii(bytes: &[u8], i: usize) -> bool {
+    let is_word = |j: usize| bytes.get(j).is_some_and(|b| b.is_ascii_alphanumeric());
+    let before = i > 0 && is_word(i - 1);
+    let after = is_word(i + 1);
+    after && (before || matches!(bytes[i], b'$' | b'@'))
 }
 
 fn flush(current: &mut String, visit: &mut impl FnMut(&str)) {
@@ -91,11 +113,10 @@ fn is_inside_word(chars: &[char], i: usize) -> bool {
 /// Whether a word mixes letters with digits or symbols and is not a quantity ("60mg",
 /// "2nd", "7am"): such a word is leetspeak.
 fn needs_unleet(word: &str) -> bool {
-    let has_letter = word.chars().any(|c| c.is_alphabetic());
     let has_leet = word
-        .chars()
-        .any(|c| c.is_ascii_digit() || matches!(c, '!' | '@' | '$' | '|'));
-    has_letter && has_leet && !is_quantity(word)
+        .bytes()
+        .any(|b| b.is_ascii_digit() || matches!(b, b'!' | b'@' | b'$' | b'|'));
+    has_leet && word.chars().any(|c| c.is_alphabetic()) && !is_quantity(word)
 }
 
 /// Undoes leetspeak: `k1ll` -> `kill`, `$uicide` -> `suicide`.
@@ -148,6 +169,26 @@ pub fn fold(word: &str) -> String {
 /// [`fold`] into a buffer the caller reuses.
 pub fn fold_into(word: &str, out: &mut String) {
     out.clear();
+    if word.is_ascii() {
+        let bytes = word.as_bytes();
+        let mut last = 0u8;
+        let mut i = 0;
+        while i < bytes.len() {
+            let (b, step) = match (bytes[i], bytes.get(i + 1)) {
+                (b'p', Some(b'h')) => (b'f', 2),
+                (b'c', Some(b'k')) => (b'k', 2),
+                (b'v', _) => (b'b', 1),
+                (b'z', _) => (b's', 1),
+                (b, _) => (b, 1),
+            };
+            if b != last {
+                out.push(char::from(b));
+            }
+            last = b;
+            i += step;
+        }
+        return;
+    }
     let mut last = None;
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {

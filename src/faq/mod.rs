@@ -96,10 +96,21 @@ impl Catalog {
     /// BM25 results, re-ranked so that a match resting on an entry's own keywords beats a
     /// slightly higher score built from incidental words.
     fn search(&self, text: &str) -> Vec<Scored> {
-        let mut found = self.index.search(&self.analyzer.terms(text));
-        let weight = |s: &Scored| s.score * if self.anchored(s) { KEYWORD_BOOST } else { 1.0 };
-        found.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then(a.doc.cmp(&b.doc)));
-        found
+        let mut weighted: Vec<(f64, Scored)> = self
+            .index
+            .search(&self.analyzer.terms(text))
+            .into_iter()
+            .map(|s| {
+                let boost = if self.anchored(&s) {
+                    KEYWORD_BOOST
+                } else {
+                    1.0
+                };
+                (s.score * boost, s)
+            })
+            .collect();
+        weighted.sort_by(|(wa, a), (wb, b)| wb.total_cmp(wa).then(a.doc.cmp(&b.doc)));
+        weighted.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Whether the match rests on one of the entry's own keywords.

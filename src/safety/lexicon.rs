@@ -179,7 +179,10 @@ impl Lexicon {
                 }
                 let bit = filter_bit(key);
                 self.pair_filter[bit / 64] |= 1 << (bit % 64);
-                self.by_pair.entry(key).or_default().push(self.patterns.len());
+                self.by_pair
+                    .entry(key)
+                    .or_default()
+                    .push(self.patterns.len());
             }
         }
         self.patterns.push(Pattern { concept, terms });
@@ -191,7 +194,10 @@ impl Lexicon {
             return id;
         }
         // A new term can change how words resolve.
-        self.cache.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let id = self.keys.len() as TermId;
         if self.filter.is_empty() {
             self.filter = vec![0; FILTER_WORDS];
@@ -241,7 +247,12 @@ impl Lexicon {
     fn resolve_cached(&self, key: &str) -> TermSet {
         // A poisoned lock only means another thread panicked mid-insert; the map is still
         // a valid cache, so keep using it.
-        if let Some(hit) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        if let Some(hit) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
             return hit.clone();
         }
         let set: TermSet = self.resolve(key).into();

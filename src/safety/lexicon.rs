@@ -77,6 +77,10 @@ pub struct Lexicon {
     by_pair: Map<u64, Vec<usize>>,
     /// A bit per pair bucket, so most absent pairs cost no hash-table probe.
     pair_filter: Vec<u64>,
+    /// By term id: whether the term begins, or comes second in, some longer pattern.
+    /// Most words of a message do neither, and skip the pair search entirely.
+    starts_pair: Vec<bool>,
+    seconds_pair: Vec<bool>,
     /// Words already resolved. Resolution is a pure function of the word and the lexicon,
     /// so the cache changes no result, only the cost of common words.
     cache: RwLock<Map<String, TermSet>>,
@@ -179,6 +183,8 @@ impl Lexicon {
                 }
                 let bit = filter_bit(key);
                 self.pair_filter[bit / 64] |= 1 << (bit % 64);
+                self.starts_pair[first as usize] = true;
+                self.seconds_pair[second as usize] = true;
                 self.by_pair
                     .entry(key)
                     .or_default()
@@ -229,6 +235,8 @@ impl Lexicon {
             self.filter[bit / 64] |= 1 << (bit % 64);
         }
         self.single.push(Vec::new());
+        self.starts_pair.push(false);
+        self.seconds_pair.push(false);
         self.terms.insert(spec, id);
         id
     }
@@ -237,30 +245,30 @@ impl Lexicon {
     pub fn prepare(&self, text: &str) -> Prepared {
         let mut key = String::new();
         let mut terms = Vec::new();
-        scan_words(text, |w| {
-            fold_into(w, &mut key);
-            terms.push(self.resolve_cached(&key));
-        });
+        scan_words(text, |w| terms.push(self.resolve_word(w, &mut key)));
         Prepared { terms }
     }
 
-    fn resolve_cached(&self, key: &str) -> TermSet {
+    /// The terms a message word satisfies, through the cache (keyed by the word as written,
+    /// so a cached word is not even folded).
+    fn resolve_word(&self, word: &str, key: &mut String) -> TermSet {
         // A poisoned lock only means another thread panicked mid-insert; the map is still
         // a valid cache, so keep using it.
         if let Some(hit) = self
             .cache
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(key)
+            .get(word)
         {
             return hit.clone();
         }
+        fold_into(word, key);
         let set: TermSet = self.resolve(key).into();
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= WORD_CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(key.to_string(), set.clone());
+        cache.insert(word.to_string(), set.clone());
         set
     }
 
@@ -347,8 +355,14 @@ impl Lexicon {
                         end: start,
                     });
                 }
+                if !self.starts_pair[first as usize] {
+                    continue;
+                }
                 for next in (start + 1)..(start + 2 + MAX_GAP).min(n) {
                     for &second in text.terms[next].iter() {
+                        if !self.seconds_pair[second as usize] {
+                            continue;
+                        }
                         let key = pair(first, second);
                         let bit = filter_bit(key);
                         let maybe = self

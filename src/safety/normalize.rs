@@ -21,19 +21,7 @@ pub fn scan_words(text: &str, mut visit: impl FnMut(&str)) {
     // Plain ASCII (most chat messages) is already normalised: only the case needs folding,
     // and it can be read byte by byte.
     if text.is_ascii() {
-        let bytes = text.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            let c = char::from(b.to_ascii_lowercase());
-            match classify(c) {
-                CharClass::Word => current.push(c),
-                CharClass::Joiner => {}
-                CharClass::Leet if leet_inside_ascii(bytes, i) => current.push(c),
-                CharClass::Leet | CharClass::Separator | CharClass::Emoji => {
-                    flush(&mut current, &mut visit)
-                }
-            }
-        }
-        flush(&mut current, &mut visit);
+        scan_ascii(text, &mut visit);
         return;
     }
     let folded: Vec<char> = text
@@ -58,6 +46,55 @@ pub fn scan_words(text: &str, mut visit: impl FnMut(&str)) {
     flush(&mut current, &mut visit);
 }
 
+/// [`scan_words`] for ASCII text: words are slices of one lower-cased copy, and a word is
+/// copied only when it holds an apostrophe to drop.
+fn scan_ascii(text: &str, visit: &mut impl FnMut(&str)) {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut has_joiner = false;
+    let mut emit = |from: usize, to: usize, has_joiner: bool| {
+        let word = &lower[from..to];
+        if has_joiner {
+            visit_one(&word.replace('\'', ""), visit);
+        } else {
+            visit_one(word, visit);
+        }
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        let in_word = b.is_ascii_alphanumeric()
+            || (b == b'\'' && start.is_some())
+            || (matches!(b, b'!' | b'@' | b'$' | b'|') && leet_inside_ascii(bytes, i));
+        match (in_word, start) {
+            (true, None) => {
+                start = Some(i);
+                has_joiner = false;
+            }
+            (true, Some(_)) => has_joiner |= b == b'\'',
+            (false, Some(from)) => {
+                emit(from, i, has_joiner);
+                start = None;
+            }
+            (false, None) => {}
+        }
+    }
+    if let Some(from) = start {
+        emit(from, bytes.len(), has_joiner);
+    }
+}
+
+/// Visits one word, with leetspeak undone; an apostrophe-only word is no word.
+fn visit_one(word: &str, visit: &mut impl FnMut(&str)) {
+    if word.is_empty() {
+        return;
+    }
+    if needs_unleet(word) {
+        visit(&unleet(word));
+    } else {
+        visit(word);
+    }
+}
+
 /// [`is_inside_word`] for ASCII bytes.
 fn leet_inside_ascii(bytes: &[u8], i: usize) -> bool {
     let is_word = |j: usize| bytes.get(j).is_some_and(|b| b.is_ascii_alphanumeric());
@@ -67,14 +104,8 @@ fn leet_inside_ascii(bytes: &[u8], i: usize) -> bool {
 }
 
 fn flush(current: &mut String, visit: &mut impl FnMut(&str)) {
-    if !current.is_empty() {
-        if needs_unleet(current) {
-            visit(&unleet(current));
-        } else {
-            visit(current);
-        }
-        current.clear();
-    }
+    visit_one(current, visit);
+    current.clear();
 }
 
 enum CharClass {

@@ -38,6 +38,17 @@ fn load_content() -> Content {
     Content::load(&messages_dir()).expect("shipped content loads")
 }
 
+/// `text` with a letter tag unique to `n` appended to every word.
+fn unseen_words(text: &str, n: usize) -> String {
+    let mut tag = String::new();
+    let mut k = n + 1;
+    while k > 0 {
+        tag.push(char::from(b'a' + (k % 26) as u8));
+        k /= 26;
+    }
+    text.split(' ').map(|w| format!("{w}q{tag}")).collect::<Vec<_>>().join(" ")
+}
+
 #[derive(serde::Deserialize)]
 struct Terms {
     stopwords: Vec<String>,
@@ -56,6 +67,15 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("long_1000_chars", |b| {
         b.iter(|| content.screener.screen(black_box(&long)))
+    });
+    // Every word new to the word cache: the cost of vocabulary never seen before.
+    let cold: Vec<String> = (0..20_000).map(|i| unseen_words(MEDIUM, i)).collect();
+    let mut next = 0;
+    group.bench_function("medium_200_chars_unseen_words", |b| {
+        b.iter(|| {
+            next = (next + 1) % cold.len();
+            content.screener.screen(black_box(&cold[next]))
+        })
     });
     group.finish();
 

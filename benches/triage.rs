@@ -46,7 +46,10 @@ fn unseen_words(text: &str, n: usize) -> String {
         tag.push(char::from(b'a' + (k % 26) as u8));
         k /= 26;
     }
-    text.split(' ').map(|w| format!("{w}q{tag}")).collect::<Vec<_>>().join(" ")
+    text.split(' ')
+        .map(|w| format!("{w}q{tag}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(serde::Deserialize)]

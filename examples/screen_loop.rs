@@ -1,3 +1,6 @@
+//! A loop of screenings for instruction-level profiling (see BENCHMARKS.md):
+//! `valgrind --tool=callgrind target/release/examples/screen_loop 500`.
+
 fn main() {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages");
     let content = waypoint::content::Content::load(&dir).unwrap();

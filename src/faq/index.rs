@@ -26,7 +26,8 @@ pub struct Scored {
     pub score: f64,
     /// The share of the query's information (idf mass) this document covers, 0–1.
     pub coverage: f64,
-    /// Query terms found in the document (after typo correction).
+    /// Query terms found in the document; a term reached by typo correction is written
+    /// `~term`.
     pub matched: Vec<String>,
 }
 
@@ -125,7 +126,13 @@ impl Index {
                 let entry = &mut scores[doc];
                 entry.0 += idf * tf * (K1 + 1.0) / (tf + norm);
                 entry.1 += idf;
-                entry.2.push(resolved.to_string());
+                // A typo-corrected term is marked, so it never counts as the entry's keyword:
+                // "commute" one edit from "commit" must not answer on its own.
+                entry.2.push(if resolved == term {
+                    resolved.to_string()
+                } else {
+                    format!("~{resolved}")
+                });
             }
         }
         let mut out: Vec<Scored> = scores

@@ -126,8 +126,11 @@ impl Catalog {
         let Some(best) = found.first() else {
             return Match::Nothing;
         };
+        // The keyword shortcut is for questions; a statement ("dying laughing at this
+        // video") must cover most of itself to be taken as one.
+        let keyword_ok = self.anchored(best) && looks_like_question(text);
         if best.coverage >= ANSWER_COVERAGE
-            || (best.coverage >= ANSWER_COVERAGE_WITH_KEYWORD && self.anchored(best))
+            || (best.coverage >= ANSWER_COVERAGE_WITH_KEYWORD && keyword_ok)
         {
             return Match::Answer(&self.entries[best.doc]);
         }
@@ -143,6 +146,93 @@ impl Catalog {
             Match::Suggest(suggestions)
         }
     }
+}
+
+/// Words that open or mark a question in English or Spanish.
+const QUESTION_WORDS: &[&str] = &[
+    "how",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "who",
+    "why",
+    "which",
+    "can",
+    "could",
+    "do",
+    "does",
+    "did",
+    "is",
+    "are",
+    "am",
+    "will",
+    "would",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "have",
+    "has",
+    "any",
+    "anyone",
+    "tell",
+    "explain",
+    "need",
+    "want",
+    "wondering",
+    "que",
+    "como",
+    "cuanto",
+    "cuanta",
+    "cuantos",
+    "cuantas",
+    "cuando",
+    "donde",
+    "quien",
+    "quienes",
+    "cual",
+    "cuales",
+    "por",
+    "puedo",
+    "puede",
+    "pueden",
+    "hay",
+    "es",
+    "son",
+    "tengo",
+    "tienen",
+    "necesito",
+    "debo",
+    "existe",
+    "ofrecen",
+    "dan",
+    "eres",
+];
+
+/// Words that mark a question wherever they stand.
+const WH_WORDS: &[&str] = &[
+    "how", "what", "whats", "when", "where", "who", "why", "which", "que", "como", "cuanto",
+    "cuanta", "cuantos", "cuantas", "cuando", "donde", "quien", "quienes", "cual", "cuales",
+    // Auxiliaries that questions keep after a leading clause ("if i start, do i …").
+    "do", "does", "would", "should", "puedo", "debo",
+];
+
+/// Whether `text` reads as a question or a request for information: a question mark, an
+/// interrogative anywhere, or a question word among the first three words of a clause.
+fn looks_like_question(text: &str) -> bool {
+    if text.contains('?') || text.contains('¿') {
+        return true;
+    }
+    text.split([',', '.', ';', '!']).any(|clause| {
+        let words = crate::safety::normalize::words(clause);
+        words.iter().any(|w| WH_WORDS.contains(&w.as_str()))
+            || words
+                .iter()
+                .take(3)
+                .any(|w| QUESTION_WORDS.contains(&w.as_str()))
+    })
 }
 
 /// What the FAQ makes of a question.
@@ -220,5 +310,31 @@ impl Faq {
                 matched: s.matched,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_question;
+
+    #[test]
+    fn questions_are_told_from_statements() {
+        for q in [
+            "how long is it",
+            "is there a night group",
+            "ok so, can my wife come",
+            "if i start monday when would i finish",
+            "¿hay grupos en la noche?",
+            "cuanto cuesta",
+        ] {
+            assert!(looks_like_question(q), "{q}");
+        }
+        for s in [
+            "my laptop died again",
+            "laughing at this video all day",
+            "we shot some hoops after group",
+        ] {
+            assert!(!looks_like_question(s), "{s}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Black box: a whole conversation piped through the `waypoint chat` binary.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
 use waypoint::engine::Stored;
@@ -89,10 +89,11 @@ fn a_second_process_on_the_same_data_gets_a_clear_error() {
     // Wait until the first process has the store open: it has answered a message.
     let mut stdin = first.stdin.take().unwrap();
     stdin.write_all(b"/help\n").unwrap();
+    // The reader stays alive to the end: dropping it would close the first process's
+    // stdout, end it on its next write and release the lock early.
+    let mut reader = BufReader::new(first.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(first.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    reader.read_line(&mut line).unwrap();
     assert!(!line.is_empty());
 
     let (ok, _, err) = chat(data.path(), "other", "/help\n");
@@ -100,6 +101,8 @@ fn a_second_process_on_the_same_data_gets_a_clear_error() {
     assert!(err.contains("in use by another Waypoint process"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     drop(stdin);
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
     assert!(first.wait().unwrap().success());
 }
 

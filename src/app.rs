@@ -7,8 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::content::Msg;
-use crate::engine::{Change, Engine, Inbound, Outcome, Reply, Stored, UserRecord};
+use crate::engine::{Change, Engine, Inbound, Outcome, Stored, UserRecord};
 use crate::pseudonym;
 use crate::store::{Store, StoreError};
 use crate::user::UserKey;
@@ -72,16 +71,7 @@ impl App {
         };
         if let Err(e) = committed {
             tracing::error!(user = %tag, error = %e, "cannot save state; telling the person");
-            let r = &self.engine.settings().resources;
-            let trouble = Reply {
-                text: self.engine.content().render(
-                    outcome.locale,
-                    Msg::StoreTrouble,
-                    &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
-                ),
-                buttons: Vec::new(),
-                urgent: false,
-            };
+            let trouble = self.engine.trouble_reply(outcome.locale);
             outcome.replies.retain(|r| r.urgent);
             outcome.replies.push(trouble);
         }

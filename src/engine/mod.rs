@@ -629,13 +629,19 @@ impl Engine {
     }
 
     fn store_trouble(&self, turn: &Turn) -> Outcome {
+        let reply = self.trouble_reply(turn.locale);
+        self.outcome(turn, vec![reply], Change::Keep, Route::Other)
+    }
+
+    /// "Something went wrong on my side", with the emergency lines: for a record that
+    /// cannot be read here, and for a change the app could not save.
+    pub fn trouble_reply(&self, locale: Locale) -> Reply {
         let r = &self.settings.resources;
-        let text = self.content.render(
-            turn.locale,
+        plain(self.content.render(
+            locale,
             Msg::StoreTrouble,
             &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
-        );
-        self.outcome(turn, vec![plain(text)], Change::Keep, Route::Other)
+        ))
     }
 
     fn say(&self, locale: Locale, msg: Msg) -> Reply {

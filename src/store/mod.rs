@@ -81,7 +81,7 @@ impl Store {
     /// The person's record; an undecodable one is [`Stored::Unreadable`], not an error, so
     /// that one bad record never stops the others or the crisis reply.
     pub fn load(&self, user: &UserKey) -> Result<Stored, StoreError> {
-        Ok(match self.users.get(record_key(user))? {
+        Ok(match self.users.get(user_prefix(user))? {
             None => Stored::Nothing,
             Some(bytes) => match decode::<UserRecord>(&bytes) {
                 Some(record) => Stored::Found(record),
@@ -96,7 +96,7 @@ impl Store {
         record: &UserRecord,
         durable: bool,
     ) -> Result<(), StoreError> {
-        self.users.insert(record_key(user), encode(record)?)?;
+        self.users.insert(user_prefix(user), encode(record)?)?;
         if durable {
             self.db.flush()?;
         }
@@ -164,14 +164,12 @@ impl Store {
     }
 }
 
+/// `<user key>\0`: the prefix of every key of a person, and the whole key of their
+/// record in `users`.
 fn user_prefix(user: &UserKey) -> Vec<u8> {
     let mut key = user.to_string().into_bytes();
     key.push(0);
     key
-}
-
-fn record_key(user: &UserKey) -> Vec<u8> {
-    user_prefix(user)
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -22,6 +22,7 @@ pub mod faq;
 pub mod locale;
 pub mod pseudonym;
 pub mod safety;
+pub mod schedule;
 pub mod store;
 pub mod tools;
 pub mod user;

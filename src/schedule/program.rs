@@ -1,0 +1,181 @@
+//! Programs: group sessions on cron schedules in the program's own time zone, with
+//! reminder lead times and cancelled dates.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::quiet::QuietHours;
+use super::recurrence::Recurrence;
+
+/// Two reminders of one session closer than this (after quiet hours moved them) are one.
+const REMINDER_MERGE: Duration = Duration::minutes(60);
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// Short, stable, `[a-z0-9_-]`: it travels in button data.
+    pub id: String,
+    /// Neutral words only ("Tuesday evening group"): a lock screen may show it.
+    pub name: String,
+    pub timezone: Tz,
+    pub sessions: Vec<Session>,
+    /// How long before a session each reminder goes out, longest first.
+    pub reminders: Vec<Duration>,
+    /// Dates (in the program's zone) with no session.
+    pub cancelled: BTreeSet<NaiveDate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub recurrence: Recurrence,
+    pub duration: Duration,
+    /// A room and address, or a video link.
+    pub place: String,
+}
+
+/// One session on one day.
+#[derive(Debug, Clone, Copy)]
+pub struct Occurrence<'a> {
+    pub start: DateTime<Utc>,
+    pub session: &'a Session,
+}
+
+/// A reminder to send: when, and for the session starting when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderSlot {
+    pub at: DateTime<Utc>,
+    pub session: DateTime<Utc>,
+}
+
+impl Program {
+    /// The earliest session starting strictly after `after`.
+    pub fn next_session(&self, after: DateTime<Utc>) -> Option<Occurrence<'_>> {
+        self.sessions
+            .iter()
+            .filter_map(|session| {
+                let start = session.recurrence.next_after(self.timezone, after)?;
+                Some(Occurrence { start, session })
+            })
+            .min_by_key(|o| o.start)
+    }
+
+    /// The session that starts exactly at `start`, if the program has one.
+    pub fn session_at(&self, start: DateTime<Utc>) -> Option<Occurrence<'_>> {
+        self.next_session(start - Duration::seconds(1))
+            .filter(|o| o.start == start)
+    }
+
+    pub fn is_cancelled(&self, start: DateTime<Utc>) -> bool {
+        self.cancelled
+            .contains(&start.with_timezone(&self.timezone).date_naive())
+    }
+
+    /// The next reminder strictly after `after` for someone living in `tz`, quiet hours
+    /// applied (see [`QuietHours::place_reminder`]). Reminders for cancelled sessions are
+    /// included: they become the cancellation notice.
+    pub fn next_reminder(
+        &self,
+        tz: Tz,
+        quiet: &QuietHours,
+        after: DateTime<Utc>,
+    ) -> Option<ReminderSlot> {
+        let longest = self.reminders.iter().copied().max()?;
+        // A later session's early reminder can come before an earlier session's late one,
+        // so look at every session whose reminders could fall before the first found.
+        let horizon = after + longest + Duration::days(1);
+        let mut best: Option<ReminderSlot> = None;
+        let mut cursor = after;
+        for _ in 0..64 {
+            let Some(occurrence) = self.next_session(cursor) else {
+                break;
+            };
+            if occurrence.start > horizon && best.is_some() {
+                break;
+            }
+            if let Some(at) = self.reminder_times(tz, quiet, occurrence.start).find(|&t| t > after)
+                && best.is_none_or(|b| at < b.at)
+            {
+                best = Some(ReminderSlot {
+                    at,
+                    session: occurrence.start,
+                });
+            }
+            cursor = occurrence.start;
+        }
+        best
+    }
+
+    /// A session's reminder times, in order, after quiet hours and merging.
+    fn reminder_times(
+        &self,
+        tz: Tz,
+        quiet: &QuietHours,
+        start: DateTime<Utc>,
+    ) -> impl Iterator<Item = DateTime<Utc>> {
+        let mut times: Vec<DateTime<Utc>> = self
+            .reminders
+            .iter()
+            .map(|lead| quiet.place_reminder(tz, start - *lead, start))
+            .filter(|&t| t < start)
+            .collect();
+        times.sort();
+        let mut kept: Vec<DateTime<Utc>> = Vec::with_capacity(times.len());
+        for t in times {
+            if kept.last().is_none_or(|&last| t - last >= REMINDER_MERGE) {
+                kept.push(t);
+            }
+        }
+        kept.into_iter()
+    }
+}
+
+/// Words that would tell a lock screen or a shoulder-surfer what the group is for.
+const REVEALING: &[&str] = &[
+    "rehab", "recovery", "addiction", "addict", "substance", "alcohol", "alcoholic", "drug",
+    "drugs", "detox", "treatment", "iop", "sober", "sobriety", "aa", "na", "mental",
+    "psychiatric", "psych", "therapy", "opioid", "methadone", "suboxone", "relapse",
+    "rehabilitacion", "adiccion", "adicciones", "alcoholismo", "drogas", "tratamiento",
+    "sobriedad", "recuperacion", "terapia", "psiquiatrico", "desintoxicacion",
+];
+
+/// The first word of `name` that reveals treatment, if any.
+pub fn revealing_word(name: &str) -> Option<String> {
+    crate::safety::normalize::words(name)
+        .into_iter()
+        .find(|w| REVEALING.contains(&w.as_str()))
+}
+
+/// Durations as people write them: `24h`, `90m`, `2h30m`, `3d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let mut total = Duration::zero();
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\""))?;
+        number.clear();
+        total += match c {
+            'd' => Duration::days(n),
+            'h' => Duration::hours(n),
+            'm' => Duration::minutes(n),
+            _ => {
+                return Err(format!(
+                    "{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\""
+                ));
+            }
+        };
+        any = true;
+    }
+    if !number.is_empty() || !any {
+        return Err(format!(
+            "{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\" (say the unit)"
+        ));
+    }
+    Ok(total)
+}

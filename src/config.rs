@@ -12,6 +12,8 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::engine::{Resources, Settings};
 use crate::locale::Locale;
+use crate::schedule::program::{parse_duration, revealing_word};
+use crate::schedule::{Ladder, Phase, Program, QuietHours, Recurrence, Schedules, Session};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,47 @@ struct ConfigFile {
     telegram: TelegramSection,
     #[serde(default)]
     faq: FaqSection,
+    #[serde(default)]
+    schedule: ScheduleSection,
+    #[serde(default)]
+    program: Vec<ProgramSection>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScheduleSection {
+    quiet_hours: Option<Spanned<String>>,
+    milestone_time: Option<Spanned<String>>,
+    checkins: Option<Vec<PhaseSection>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseSection {
+    until_day: Option<Spanned<u32>>,
+    cron: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgramSection {
+    id: Spanned<String>,
+    name: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    reminders: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    cancelled: Vec<Spanned<String>>,
+    #[serde(default)]
+    session: Vec<SessionSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionSection {
+    cron: Spanned<String>,
+    duration: Option<Spanned<String>>,
+    #[serde(default)]
+    place: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -196,10 +239,12 @@ impl Config {
             }
             None => None,
         };
+        settings.schedules = schedules(&file, settings.default_timezone, &mut problem);
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
         Ok(Config {
+
             settings,
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,
@@ -207,6 +252,223 @@ impl Config {
             faq_clinic_file: file.faq.clinic_file,
         })
     }
+}
+
+/// `[schedule]` and every `[[program]]`; problems name the program and the field.
+fn schedules(
+    file: &ConfigFile,
+    default_timezone: Tz,
+    problem: &mut impl FnMut(std::ops::Range<usize>, &str, String),
+) -> Schedules {
+    let mut out = Schedules::default();
+    let section = &file.schedule;
+    if let Some(text) = &section.quiet_hours {
+        match parse_window(text.get_ref()) {
+            Some((start, end)) => out.quiet = QuietHours { start, end },
+            None => problem(
+                text.span(),
+                "schedule.quiet_hours",
+                format!("{:?} is not a window like \"21:00-08:00\"", text.get_ref()),
+            ),
+        }
+    }
+    if let Some(text) = &section.milestone_time {
+        match parse_clock(text.get_ref()) {
+            Some(t) => out.milestone_time = t,
+            None => problem(
+                text.span(),
+                "schedule.milestone_time",
+                format!("{:?} is not a time like \"10:00\"", text.get_ref()),
+            ),
+        }
+    }
+    if let Some(phases) = &section.checkins {
+        let mut parsed = Vec::new();
+        for (i, phase) in phases.iter().enumerate() {
+            let field = format!("schedule.checkins[{}].cron", i + 1);
+            match Recurrence::parse(phase.cron.get_ref()) {
+                Ok(recurrence) => parsed.push(Phase {
+                    until_day: phase.until_day.as_ref().map(|d| *d.get_ref()),
+                    recurrence,
+                }),
+                Err(e) => problem(phase.cron.span(), &field, e),
+            }
+        }
+        if parsed.len() == phases.len() {
+            match Ladder::new(parsed) {
+                Ok(ladder) => out.ladder = ladder,
+                Err(e) => {
+                    let span = phases.first().map(|p| p.cron.span()).unwrap_or(0..0);
+                    problem(span, "schedule.checkins", e);
+                }
+            }
+        }
+    }
+    for section in &file.program {
+        if let Some(program) = program(section, default_timezone, &out.programs, problem) {
+            out.programs.push(program);
+        }
+    }
+    out
+}
+
+fn program(
+    section: &ProgramSection,
+    default_timezone: Tz,
+    earlier: &[Program],
+    problem: &mut impl FnMut(std::ops::Range<usize>, &str, String),
+) -> Option<Program> {
+    let id = section.id.get_ref().trim().to_string();
+    let valid_id = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let label = if valid_id { id.clone() } else { "?".into() };
+    let field = |name: &str| format!("program {label:?}: {name}");
+    let mut ok = true;
+    if !valid_id {
+        problem(
+            section.id.span(),
+            &field("id"),
+            format!(
+                "{:?} must be 1–32 characters of a-z, 0-9, - or _",
+                section.id.get_ref()
+            ),
+        );
+        ok = false;
+    } else if earlier.iter().any(|p| p.id == id) {
+        problem(section.id.span(), &field("id"), "appears twice".into());
+        ok = false;
+    }
+    let name = section.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        problem(section.name.span(), &field("name"), "is empty".into());
+        ok = false;
+    } else if let Some(word) = revealing_word(&name) {
+        problem(
+            section.name.span(),
+            &field("name"),
+            format!(
+                "{name:?} contains {word:?}, which says what the group is for; lock screens show this name, so use neutral words such as \"Tuesday evening group\""
+            ),
+        );
+        ok = false;
+    }
+    let timezone = match &section.timezone {
+        None => default_timezone,
+        Some(tz) => match tz.get_ref().parse::<Tz>() {
+            Ok(t) => t,
+            Err(_) => {
+                problem(
+                    tz.span(),
+                    &field("timezone"),
+                    format!("unknown IANA time zone {:?}", tz.get_ref()),
+                );
+                ok = false;
+                default_timezone
+            }
+        },
+    };
+    let mut reminders = Vec::new();
+    match &section.reminders {
+        None => reminders = vec![chrono::Duration::hours(24), chrono::Duration::hours(2)],
+        Some(list) => {
+            for text in list.get_ref() {
+                match parse_duration(text) {
+                    Ok(d) if d > chrono::Duration::zero() => reminders.push(d),
+                    Ok(_) => {
+                        problem(list.span(), &field("reminders"), format!("{text:?} is zero"));
+                        ok = false;
+                    }
+                    Err(e) => {
+                        problem(list.span(), &field("reminders"), e);
+                        ok = false;
+                    }
+                }
+            }
+        }
+    }
+    reminders.sort_by(|a, b| b.cmp(a));
+    let mut cancelled = std::collections::BTreeSet::new();
+    for date in &section.cancelled {
+        match chrono::NaiveDate::parse_from_str(date.get_ref().trim(), "%Y-%m-%d") {
+            Ok(d) => {
+                cancelled.insert(d);
+            }
+            Err(_) => {
+                problem(
+                    date.span(),
+                    &field("cancelled"),
+                    format!("{:?} is not a date like \"2026-12-24\"", date.get_ref()),
+                );
+                ok = false;
+            }
+        }
+    }
+    if section.session.is_empty() {
+        problem(
+            section.id.span(),
+            &field("session"),
+            "has no [[program.session]] with a cron schedule".into(),
+        );
+        ok = false;
+    }
+    let mut sessions = Vec::new();
+    for (i, session) in section.session.iter().enumerate() {
+        let n = i + 1;
+        let recurrence = match Recurrence::parse(session.cron.get_ref()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                problem(
+                    session.cron.span(),
+                    &field(&format!("session[{n}].cron")),
+                    e,
+                );
+                None
+            }
+        };
+        let duration = match &session.duration {
+            None => Some(chrono::Duration::hours(3)),
+            Some(text) => match parse_duration(text.get_ref()) {
+                Ok(d) if d > chrono::Duration::zero() => Some(d),
+                Ok(_) => {
+                    problem(text.span(), &field(&format!("session[{n}].duration")), "is zero".into());
+                    None
+                }
+                Err(e) => {
+                    problem(text.span(), &field(&format!("session[{n}].duration")), e);
+                    None
+                }
+            },
+        };
+        match (recurrence, duration) {
+            (Some(recurrence), Some(duration)) => sessions.push(Session {
+                recurrence,
+                duration,
+                place: session.place.trim().to_string(),
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(Program {
+        id,
+        name,
+        timezone,
+        sessions,
+        reminders,
+        cancelled,
+    })
+}
+
+/// `"21:00-08:00"`.
+fn parse_window(text: &str) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+    let (a, b) = text.split_once('-')?;
+    Some((parse_clock(a)?, parse_clock(b)?))
+}
+
+fn parse_clock(text: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }
 
 /// Digits with the usual separators, at least three digits: "911", "1-800-662-4357".
@@ -250,6 +512,22 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("w.toml:6: resources.poison"), "{err}");
+    }
+
+    #[test]
+    fn programs_parse_and_their_errors_name_the_program_and_field() {
+        let good = "[[program]]\nid = \"tue-eve\"\nname = \"Tuesday evening group\"\ntimezone = \"America/Chicago\"\ncancelled = [\"2026-12-22\"]\n[[program.session]]\ncron = \"0 18 * * TUE\"\nplace = \"Room 2\"\n";
+        let cfg = Config::parse(Path::new("w.toml"), good).unwrap();
+        let p = cfg.settings.schedules.program("tue-eve").unwrap();
+        assert_eq!(p.timezone, chrono_tz::America::Chicago);
+        assert_eq!(p.reminders, vec![chrono::Duration::hours(24), chrono::Duration::hours(2)]);
+        assert_eq!(p.cancelled.len(), 1);
+        let bad = "[schedule]\nquiet_hours = \"late\"\n\n[[program]]\nid = \"a\"\nname = \"Recovery group\"\nreminders = [\"2\"]\n[[program.session]]\ncron = \"0 18 * MON\"\n";
+        let err = Config::parse(Path::new("w.toml"), bad).unwrap_err().to_string();
+        assert!(err.contains("w.toml:2: schedule.quiet_hours"), "{err}");
+        assert!(err.contains("w.toml:6: program \"a\": name: \"Recovery group\" contains \"recovery\""), "{err}");
+        assert!(err.contains("w.toml:7: program \"a\": reminders"), "{err}");
+        assert!(err.contains("w.toml:9: program \"a\": session[1].cron"), "{err}");
     }
 
     #[test]

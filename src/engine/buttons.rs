@@ -2,7 +2,7 @@
 //! it comes back from the outside world, so parsing never trusts it: anything unknown or
 //! malformed is `None` and gets a polite "that button is no longer active".
 
-use crate::engine::state::OutreachReason;
+use crate::engine::state::{OutreachReason, RsvpAnswer, UseAnswer};
 use crate::locale::Locale;
 
 /// Telegram's limit on `callback_data`.
@@ -18,6 +18,12 @@ pub enum Action {
     Outreach { want: bool, reason: OutreachReason },
     FaqTopic(String),
     FaqEntry(String),
+    Program(String),
+    /// An answer to the reminder of the session starting at `session` (Unix minutes).
+    Rsvp { session: i64, answer: RsvpAnswer },
+    Mood(u8),
+    Used(UseAnswer),
+    ReachOut(bool),
 }
 
 impl Action {
@@ -39,6 +45,25 @@ impl Action {
             ),
             Action::FaqTopic(id) => format!("t:{id}"),
             Action::FaqEntry(id) => format!("q:{id}"),
+            Action::Program(id) => format!("p:{id}"),
+            Action::Rsvp { session, answer } => format!(
+                "v:{session}:{}",
+                match answer {
+                    RsvpAnswer::Going => "g",
+                    RsvpAnswer::Late => "l",
+                    RsvpAnswer::Absent => "a",
+                }
+            ),
+            Action::Mood(score) => format!("k:m:{score}"),
+            Action::Used(answer) => format!(
+                "k:u:{}",
+                match answer {
+                    UseAnswer::Yes => "y",
+                    UseAnswer::No => "n",
+                    UseAnswer::Undisclosed => "p",
+                }
+            ),
+            Action::ReachOut(want) => format!("k:r:{}", yes_no(*want)),
         };
         debug_assert!(data.len() <= MAX_DATA_BYTES, "button data too long: {data}");
         data
@@ -79,6 +104,30 @@ impl Action {
                     _ => return None,
                 },
             },
+            ("p", None) if !first.is_empty() => Action::Program(first.to_string()),
+            ("v", Some(answer)) => Action::Rsvp {
+                session: first.parse().ok()?,
+                answer: match answer {
+                    "g" => RsvpAnswer::Going,
+                    "l" => RsvpAnswer::Late,
+                    "a" => RsvpAnswer::Absent,
+                    _ => return None,
+                },
+            },
+            ("k", Some(value)) => match first {
+                "m" => match value.parse::<u8>().ok()? {
+                    score @ 1..=5 => Action::Mood(score),
+                    _ => return None,
+                },
+                "u" => Action::Used(match value {
+                    "y" => UseAnswer::Yes,
+                    "n" => UseAnswer::No,
+                    "p" => UseAnswer::Undisclosed,
+                    _ => return None,
+                }),
+                "r" => Action::ReachOut(yes_no(value)?),
+                _ => return None,
+            },
             _ => return None,
         })
     }
@@ -111,6 +160,14 @@ mod tests {
                 want: false,
                 reason: OutreachReason::Support,
             },
+            Action::Program("tue-eve_2".into()),
+            Action::Rsvp {
+                session: 29_400_000,
+                answer: RsvpAnswer::Absent,
+            },
+            Action::Mood(1),
+            Action::Used(UseAnswer::Undisclosed),
+            Action::ReachOut(true),
         ];
         for action in actions {
             let data = action.encode();
@@ -130,6 +187,12 @@ mod tests {
             "s:yes",
             "o:y:z",
             "l:de",
+            "k:m:0",
+            "k:m:6",
+            "k:u:maybe",
+            "v:soon:g",
+            "v:123:x",
+            "p:",
             &"tz:".repeat(30),
         ] {
             assert_eq!(Action::decode(data), None, "{data}");

@@ -135,6 +135,8 @@ impl Engine {
                 ("dialogue", dialogue),
             ],
         );
+        body.push('\n');
+        body.push_str(&self.privacy_care(record));
         for request in &record.outreach_requests {
             body.push_str(&format!(
                 "\n- {} ({})",
@@ -146,6 +148,54 @@ impl Engine {
             ));
         }
         plain(body)
+    }
+
+    /// The program, check-in and day-count part of /privacy: what is kept, in counts and
+    /// dates (the answers themselves are button values).
+    fn privacy_care(&self, record: &UserRecord) -> String {
+        let locale = record.locale;
+        let not_set = || self.content.text(locale, Msg::PrivacyNotSet).to_string();
+        let program = record
+            .program
+            .as_deref()
+            .map(|id| {
+                self.settings
+                    .schedules
+                    .program(id)
+                    .map_or_else(|| id.to_string(), |p| p.name.clone())
+            })
+            .unwrap_or_else(not_set);
+        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(not_set);
+        let scheduled = if record.jobs.is_empty() {
+            "-".to_string()
+        } else {
+            record
+                .jobs
+                .iter()
+                .map(|job| {
+                    let kind = match job.kind {
+                        super::JobKind::Reminder { .. } => "reminder",
+                        super::JobKind::Checkin => "check-in",
+                        super::JobKind::Milestone { .. } => "milestone",
+                    };
+                    format!("{kind} {}", job.at.format("%Y-%m-%d %H:%M UTC"))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.content.render(
+            locale,
+            Msg::PrivacyCare,
+            &[
+                ("program", &program),
+                ("discharged", &date(record.discharged_on)),
+                ("sober", &date(record.sober.as_ref().map(|s| s.since))),
+                ("rsvps", &record.rsvps.len().to_string()),
+                ("checkins", &record.checkins.len().to_string()),
+                ("escalations", &record.escalations.len().to_string()),
+                ("scheduled", &scheduled),
+            ],
+        )
     }
 
     /// The crisis reply: recognise, then the right human help, most urgent line first, then

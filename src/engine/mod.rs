@@ -5,7 +5,9 @@
 //! on every text in every state; every reply text comes from `messages/`.
 
 pub mod buttons;
+mod care;
 mod compose;
+mod plan;
 pub mod state;
 pub mod timezone;
 
@@ -18,9 +20,11 @@ use crate::content::{Content, Msg};
 use crate::faq::Match;
 use crate::locale::Locale;
 use crate::safety::{Assessment, Request};
+use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
-pub use state::{Dialogue, OutreachReason, OutreachRequest, UserRecord};
+pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
+pub use plan::LATE_LIMIT;
 
 /// One message or button press from a person.
 #[derive(Debug, Clone)]
@@ -91,6 +95,8 @@ pub enum Route {
     Command,
     Button,
     Dialogue,
+    /// A scheduled message: reminder, check-in, milestone, cancellation notice.
+    Scheduled,
     Other,
 }
 
@@ -106,6 +112,7 @@ impl Route {
             Route::Command => "command",
             Route::Button => "button",
             Route::Dialogue => "dialogue",
+            Route::Scheduled => "scheduled",
             Route::Other => "other",
         }
     }
@@ -164,6 +171,7 @@ pub struct Settings {
     pub default_timezone: Tz,
     /// Offered as buttons when asking for a time zone, after the default.
     pub timezone_choices: Vec<Tz>,
+    pub schedules: Schedules,
 }
 
 impl Default for Settings {
@@ -183,6 +191,7 @@ impl Default for Settings {
                 chrono_tz::Pacific::Honolulu,
                 America::Puerto_Rico,
             ],
+            schedules: Schedules::default(),
         }
     }
 }
@@ -224,6 +233,11 @@ impl Engine {
 
     /// Handles one inbound message. Never fails: bad input gets a polite reply.
     pub fn handle(&self, stored: &Stored, inbound: &Inbound) -> Outcome {
+        let outcome = self.respond(stored, inbound);
+        self.finish(stored, outcome, inbound.at)
+    }
+
+    fn respond(&self, stored: &Stored, inbound: &Inbound) -> Outcome {
         let locale = match stored {
             Stored::Found(r) => r.locale,
             _ => inbound.language.unwrap_or(self.settings.default_locale),
@@ -262,6 +276,24 @@ impl Engine {
             Body::Button(data) => self.button(&turn, data),
             Body::Text(text) => self.text(&turn, text, &assessment),
         }
+    }
+
+    /// Every saved record leaves with its jobs re-planned from this moment; a person who
+    /// writes again is reachable again.
+    fn finish(&self, stored: &Stored, mut outcome: Outcome, now: DateTime<Utc>) -> Outcome {
+        if let (Change::Keep, Stored::Found(record)) = (&outcome.change, stored)
+            && record.unreachable
+        {
+            outcome.change = Change::Save {
+                record: record.clone(),
+                durable: false,
+            };
+        }
+        if let Change::Save { record, .. } = &mut outcome.change {
+            record.unreachable = false;
+            record.jobs = self.plan(record, now);
+        }
+        outcome
     }
 
     /// What a consented participant with no open dialogue would receive for `text`:
@@ -426,6 +458,10 @@ impl Engine {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
+        let args = command
+            .split_once(char::is_whitespace)
+            .map(|(_, rest)| rest.trim())
+            .unwrap_or("");
         let locale = turn.locale;
         let say = |msg| vec![self.say(locale, msg)];
         let keep = |replies| self.outcome(turn, replies, Change::Keep, Route::Command);
@@ -457,7 +493,16 @@ impl Engine {
             ("privacy", None) => keep(say(Msg::PrivacyNothing)),
             ("privacy", Some(record)) => keep(vec![self.privacy(turn, record)]),
             ("language", _) => keep(vec![self.language_prompt(locale)]),
-            ("stop" | "resume" | "timezone", None) => keep(say(Msg::ConsentNeeded)),
+            (
+                "stop" | "resume" | "timezone" | "program" | "checkin" | "sober" | "days"
+                | "_discharge",
+                None,
+            ) => keep(say(Msg::ConsentNeeded)),
+            ("program", Some(record)) => self.choose_program(turn, record),
+            ("checkin", Some(record)) => self.start_checkin(turn, record),
+            ("sober", Some(record)) => self.sober(turn, record, args),
+            ("days", Some(record)) => self.days(turn, record),
+            ("_discharge", Some(record)) => self.discharge(turn, record, args),
             ("stop", Some(record)) if record.paused => keep(say(Msg::AlreadyStopped)),
             ("stop", Some(record)) => save(
                 UserRecord {
@@ -603,6 +648,14 @@ impl Engine {
                 }
                 None => expired(),
             },
+            (Action::Program(id), Some(record)) => self.set_program(turn, record, &id),
+            (Action::Rsvp { session, answer }, Some(record)) => {
+                self.rsvp(turn, record, session, answer)
+            }
+            (
+                action @ (Action::Mood(_) | Action::Used(_) | Action::ReachOut(_)),
+                Some(record),
+            ) => self.checkin_answer(turn, record, action),
             (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
             (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
             (Action::Outreach { want: true, reason }, Some(record))

@@ -1,9 +1,14 @@
 //! What Waypoint keeps about a person who has agreed to it — and nothing else.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::locale::Locale;
+use crate::schedule::Mark;
+
+/// How many answers of each kind are kept: enough for staff to see a pattern, bounded so
+/// a record stays small.
+pub const HISTORY: usize = 100;
 
 /// The stored record of one consented person. Before consent there is no record at all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +31,36 @@ pub struct UserRecord {
     pub outreach_requests: Vec<OutreachRequest>,
     #[serde(default)]
     pub dialogue: Dialogue,
+    /// The program whose sessions this person is reminded of.
+    #[serde(default)]
+    pub program: Option<String>,
+    /// Set at discharge: the person is an alumnus and gets aftercare check-ins.
+    #[serde(default)]
+    pub discharged_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub rsvps: Vec<Rsvp>,
+    #[serde(default)]
+    pub checkins: Vec<Checkin>,
+    /// The check-in being answered, if any.
+    #[serde(default)]
+    pub open_checkin: Option<Checkin>,
+    /// Check-ins in a row that got no answer at all.
+    #[serde(default)]
+    pub missed_checkins: u32,
+    #[serde(default)]
+    pub sober: Option<Sobriety>,
+    /// Things staff should see; the staff feature delivers them.
+    #[serde(default)]
+    pub escalations: Vec<Escalation>,
+    /// Recent sessions this person was reminded of, newest last.
+    #[serde(default)]
+    pub notified: Vec<DateTime<Utc>>,
+    /// Recent sessions this person was told were cancelled.
+    #[serde(default)]
+    pub cancel_notices: Vec<DateTime<Utc>>,
+    /// What is scheduled for this person; the store's due index mirrors it exactly.
+    #[serde(default)]
+    pub jobs: Vec<Job>,
 }
 
 impl UserRecord {
@@ -39,6 +74,127 @@ impl UserRecord {
             care_team_consent: false,
             outreach_requests: Vec::new(),
             dialogue: Dialogue::AwaitingTimezone,
+            program: None,
+            discharged_on: None,
+            rsvps: Vec::new(),
+            checkins: Vec::new(),
+            open_checkin: None,
+            missed_checkins: 0,
+            sober: None,
+            escalations: Vec::new(),
+            notified: Vec::new(),
+            cancel_notices: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    pub fn escalate(&mut self, at: DateTime<Utc>, reason: EscalationReason) {
+        push_bounded(&mut self.escalations, Escalation { at, reason });
+    }
+}
+
+/// Appends, dropping the oldest beyond [`HISTORY`].
+pub fn push_bounded<T>(list: &mut Vec<T>, item: T) {
+    list.push(item);
+    if list.len() > HISTORY {
+        let excess = list.len() - HISTORY;
+        list.drain(..excess);
+    }
+}
+
+/// A person's answer to a session reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rsvp {
+    pub session: DateTime<Utc>,
+    pub answer: RsvpAnswer,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RsvpAnswer {
+    Going,
+    Late,
+    Absent,
+}
+
+/// One aftercare check-in: button values only, never free text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkin {
+    pub started: DateTime<Utc>,
+    /// 1 (very hard) to 5 (doing well).
+    pub mood: Option<u8>,
+    pub used: Option<UseAnswer>,
+    pub reach_out: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseAnswer {
+    Yes,
+    No,
+    Undisclosed,
+}
+
+/// A sober-date count; earlier counts are kept, because a lapse doesn't erase progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sobriety {
+    pub since: NaiveDate,
+    #[serde(default)]
+    pub earlier: Vec<Streak>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streak {
+    pub since: NaiveDate,
+    pub until: NaiveDate,
+}
+
+/// Something staff should follow up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub at: DateTime<Utc>,
+    pub reason: EscalationReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum EscalationReason {
+    /// "Can't make it" to the session starting at `session`.
+    Absent { session: DateTime<Utc> },
+    /// A check-in reported alcohol or drug use.
+    Use,
+    /// A check-in score of 1 or 2.
+    LowMood { score: u8 },
+    /// A check-in asked for someone to reach out.
+    ReachOut,
+    /// Two check-ins in a row went unanswered.
+    MissedCheckins { count: u32 },
+}
+
+/// One scheduled proactive message. A person has at most one job of each kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub at: DateTime<Utc>,
+    pub kind: JobKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum JobKind {
+    /// A reminder of (or, if cancelled, a notice about) the session starting at `session`.
+    Reminder { session: DateTime<Utc> },
+    Checkin,
+    Milestone { date: NaiveDate, mark: Mark },
+}
+
+impl JobKind {
+    /// The one-byte tag of the kind in the store's due index.
+    pub fn tag(&self) -> u8 {
+        match self {
+            JobKind::Reminder { .. } => b'r',
+            JobKind::Checkin => b'c',
+            JobKind::Milestone { .. } => b'm',
         }
     }
 }

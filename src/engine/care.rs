@@ -1,0 +1,453 @@
+//! The participant and alumnus side of the conversation: choosing a program, answering
+//! reminders, check-ins, discharge (terminal only, until staff tools exist) and the day
+//! count. Texts come from `messages/`; answers are stored as button values only.
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono_tz::Tz;
+
+use super::buttons::Action;
+use super::state::{
+    Checkin, EscalationReason, Rsvp, RsvpAnswer, Sobriety, Streak, UseAnswer, UserRecord,
+    push_bounded,
+};
+use super::{Button, Change, Engine, Outcome, Reply, Route, Turn, plain};
+use crate::content::Msg;
+use crate::locale::Locale;
+use crate::schedule::milestone::days_since;
+use crate::user::Channel;
+
+impl Engine {
+    /// The zone a person's own times are shown and scheduled in: theirs, else their
+    /// program's, else the clinic's.
+    pub(super) fn zone_of(&self, record: &UserRecord) -> Tz {
+        record
+            .timezone
+            .as_deref()
+            .and_then(|name| name.parse().ok())
+            .or_else(|| {
+                record
+                    .program
+                    .as_deref()
+                    .and_then(|id| self.settings.schedules.program(id))
+                    .map(|p| p.timezone)
+            })
+            .unwrap_or(self.settings.default_timezone)
+    }
+
+    /// "6:00 PM", with the zone's abbreviation when it is not the person's own.
+    pub(super) fn time_text(&self, locale: Locale, at: DateTime<Utc>, tz: Tz) -> String {
+        let format = self.content.text(locale, Msg::TimeFormat);
+        at.with_timezone(&tz).format(format).to_string()
+    }
+
+    pub(super) fn date_text(&self, locale: Locale, date: NaiveDate) -> String {
+        date.format(self.content.text(locale, Msg::DateFormat))
+            .to_string()
+    }
+
+    /// "tonight", "tomorrow", "on Thursday 2026-12-03": when `at` is, seen from `now`.
+    pub(super) fn when_text(
+        &self,
+        locale: Locale,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        tz: Tz,
+    ) -> String {
+        let (day, today) = (at.with_timezone(&tz), now.with_timezone(&tz).date_naive());
+        let text = |msg| self.content.text(locale, msg).to_string();
+        if day.date_naive() == today {
+            text(if day.hour() >= 17 {
+                Msg::WhenTonight
+            } else {
+                Msg::WhenToday
+            })
+        } else if today.succ_opt() == Some(day.date_naive()) {
+            text(Msg::WhenTomorrow)
+        } else {
+            let names: Vec<&str> = self.content.text(locale, Msg::Weekdays).split(',').collect();
+            let index = day.weekday().num_days_from_monday() as usize;
+            let weekday = names.get(index).copied().unwrap_or("").trim();
+            self.content.render(
+                locale,
+                Msg::WhenWeekday,
+                &[
+                    ("weekday", weekday),
+                    ("date", &self.date_text(locale, day.date_naive())),
+                ],
+            )
+        }
+    }
+
+    pub(super) fn choose_program(&self, turn: &Turn, record: &UserRecord) -> Outcome {
+        let locale = turn.locale;
+        let programs = &self.settings.schedules.programs;
+        let reply = if record.discharged_on.is_some() {
+            self.say(locale, Msg::ProgramAlumnus)
+        } else if programs.is_empty() {
+            self.say(locale, Msg::ProgramNone)
+        } else {
+            Reply {
+                text: self.content.text(locale, Msg::ProgramAsk).to_string(),
+                buttons: programs
+                    .iter()
+                    .map(|p| {
+                        vec![Button {
+                            label: p.name.clone(),
+                            data: Action::Program(p.id.clone()).encode(),
+                        }]
+                    })
+                    .collect(),
+                urgent: false,
+            }
+        };
+        self.outcome(turn, vec![reply], Change::Keep, Route::Command)
+    }
+
+    pub(super) fn set_program(&self, turn: &Turn, record: &UserRecord, id: &str) -> Outcome {
+        let locale = turn.locale;
+        let Some(program) = self.settings.schedules.program(id) else {
+            return self.expired(turn);
+        };
+        if record.discharged_on.is_some() {
+            let reply = self.say(locale, Msg::ProgramAlumnus);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Button);
+        }
+        let mut next = record.clone();
+        next.program = Some(program.id.clone());
+        let tz = self.zone_of(&next);
+        let now = turn.inbound.at;
+        let upcoming = (0..32)
+            .scan(now, |t, _| {
+                let o = program.next_session(*t)?;
+                *t = o.start;
+                Some(o.start)
+            })
+            .find(|start| !program.is_cancelled(*start));
+        let text = match upcoming {
+            Some(start) => self.content.render(
+                locale,
+                Msg::ProgramSet,
+                &[
+                    ("name", &program.name),
+                    ("when", &self.when_text(locale, start, now, tz)),
+                    ("time", &self.time_text(locale, start, tz)),
+                ],
+            ),
+            None => self
+                .content
+                .render(locale, Msg::ProgramSetNoNext, &[("name", &program.name)]),
+        };
+        self.saved(turn, next, vec![plain(text)], Route::Button)
+    }
+
+    pub(super) fn rsvp(
+        &self,
+        turn: &Turn,
+        record: &UserRecord,
+        session: i64,
+        answer: RsvpAnswer,
+    ) -> Outcome {
+        let locale = turn.locale;
+        let now = turn.inbound.at;
+        let start = DateTime::from_timestamp(session.saturating_mul(60), 0);
+        let program = record
+            .program
+            .as_deref()
+            .and_then(|id| self.settings.schedules.program(id));
+        let open = match (start, program) {
+            (Some(start), Some(p)) => {
+                start > now && p.session_at(start).is_some() && !p.is_cancelled(start)
+            }
+            _ => false,
+        };
+        let (Some(start), true) = (start, open) else {
+            let reply = self.say(locale, Msg::RsvpClosed);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Button);
+        };
+        let mut next = record.clone();
+        next.rsvps.retain(|r| r.session != start);
+        push_bounded(
+            &mut next.rsvps,
+            Rsvp {
+                session: start,
+                answer,
+                at: now,
+            },
+        );
+        let reply = match answer {
+            RsvpAnswer::Going => self.say(locale, Msg::RsvpGoing),
+            RsvpAnswer::Late => self.say(locale, Msg::RsvpLate),
+            RsvpAnswer::Absent => {
+                next.escalate(now, EscalationReason::Absent { session: start });
+                plain(self.content.render(
+                    locale,
+                    Msg::RsvpAbsent,
+                    &[("lifeline", &self.settings.resources.lifeline)],
+                ))
+            }
+        };
+        self.saved(turn, next, vec![reply], Route::Button)
+    }
+
+    /// The first check-in question, opening a new check-in (an unanswered earlier one is
+    /// closed as missed by the caller when the scheduler sends it).
+    pub(super) fn checkin_question(&self, locale: Locale) -> Reply {
+        let row = (1..=5)
+            .map(|score| Button {
+                label: score.to_string(),
+                data: Action::Mood(score).encode(),
+            })
+            .collect();
+        Reply {
+            text: self.content.text(locale, Msg::CheckinMood).to_string(),
+            buttons: vec![row],
+            urgent: false,
+        }
+    }
+
+    pub(super) fn start_checkin(&self, turn: &Turn, record: &UserRecord) -> Outcome {
+        let mut next = record.clone();
+        close_open_checkin(&mut next);
+        next.open_checkin = Some(Checkin {
+            started: turn.inbound.at,
+            mood: None,
+            used: None,
+            reach_out: None,
+        });
+        let reply = self.checkin_question(turn.locale);
+        self.saved(turn, next, vec![reply], Route::Command)
+    }
+
+    /// One check-in answer: store it, escalate a worrying one at once (so nothing is lost
+    /// if the rest goes unanswered), ask the next question or close.
+    pub(super) fn checkin_answer(
+        &self,
+        turn: &Turn,
+        record: &UserRecord,
+        action: Action,
+    ) -> Outcome {
+        let locale = turn.locale;
+        let now = turn.inbound.at;
+        let Some(mut open) = record.open_checkin.clone() else {
+            let reply = self.say(locale, Msg::CheckinClosed);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Button);
+        };
+        let mut next = record.clone();
+        next.missed_checkins = 0;
+        let yes_no_row = |yes: Action, no: Action| {
+            vec![vec![
+                Button {
+                    label: self.content.text(locale, Msg::BtnYes).to_string(),
+                    data: yes.encode(),
+                },
+                Button {
+                    label: self.content.text(locale, Msg::BtnNo).to_string(),
+                    data: no.encode(),
+                },
+            ]]
+        };
+        let reply = match action {
+            Action::Mood(score) => {
+                if score <= 2 && open.mood.is_none_or(|m| m > 2) {
+                    next.escalate(now, EscalationReason::LowMood { score });
+                }
+                open.mood = Some(score);
+                let mut buttons =
+                    yes_no_row(Action::Used(UseAnswer::Yes), Action::Used(UseAnswer::No));
+                buttons.push(vec![Button {
+                    label: self.content.text(locale, Msg::BtnPreferNot).to_string(),
+                    data: Action::Used(UseAnswer::Undisclosed).encode(),
+                }]);
+                Reply {
+                    text: self.content.text(locale, Msg::CheckinUse).to_string(),
+                    buttons,
+                    urgent: false,
+                }
+            }
+            Action::Used(answer) => {
+                if answer == UseAnswer::Yes && open.used != Some(UseAnswer::Yes) {
+                    next.escalate(now, EscalationReason::Use);
+                }
+                open.used = Some(answer);
+                Reply {
+                    text: self.content.text(locale, Msg::CheckinReach).to_string(),
+                    buttons: yes_no_row(Action::ReachOut(true), Action::ReachOut(false)),
+                    urgent: false,
+                }
+            }
+            Action::ReachOut(want) => {
+                if want && open.reach_out != Some(true) {
+                    next.escalate(now, EscalationReason::ReachOut);
+                }
+                open.reach_out = Some(want);
+                let worrying = want
+                    || open.used == Some(UseAnswer::Yes)
+                    || open.mood.is_some_and(|m| m <= 2);
+                push_bounded(&mut next.checkins, open.clone());
+                next.open_checkin = None;
+                let r = &self.settings.resources;
+                let reply = if worrying {
+                    plain(self.content.render(
+                        locale,
+                        Msg::CheckinConcern,
+                        &[("lifeline", &r.lifeline), ("helpline", &r.helpline)],
+                    ))
+                } else {
+                    self.say(locale, Msg::CheckinThanks)
+                };
+                return self.saved(turn, next, vec![reply], Route::Button);
+            }
+            _ => return self.expired(turn),
+        };
+        next.open_checkin = Some(open);
+        self.saved(turn, next, vec![reply], Route::Button)
+    }
+
+    /// `/_discharge YYYY-MM-DD`: the terminal's stand-in for the staff `/discharge`.
+    pub(super) fn discharge(&self, turn: &Turn, record: &UserRecord, args: &str) -> Outcome {
+        let locale = turn.locale;
+        if turn.inbound.user.channel != Channel::Terminal {
+            return self.outcome(
+                turn,
+                vec![self.say(locale, Msg::UnknownCommand)],
+                Change::Keep,
+                Route::Command,
+            );
+        }
+        let Ok(date) = NaiveDate::parse_from_str(args.trim(), "%Y-%m-%d") else {
+            let reply = self.say(locale, Msg::DischargeUsage);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
+        };
+        let mut next = record.clone();
+        next.discharged_on = Some(date);
+        let tz = self.zone_of(&next);
+        let now = turn.inbound.at;
+        let first = self
+            .settings
+            .schedules
+            .ladder
+            .next_checkin(tz, date, now)
+            .map(|at| self.settings.schedules.quiet.defer(tz, at));
+        let when = first
+            .map(|at| {
+                format!(
+                    "{} {}",
+                    self.when_text(locale, at, now, tz),
+                    self.time_text(locale, at, tz)
+                )
+            })
+            .unwrap_or_default();
+        let text = self.content.render(
+            locale,
+            Msg::DischargeDone,
+            &[("date", &self.date_text(locale, date)), ("when", &when)],
+        );
+        self.saved(turn, next, vec![plain(text)], Route::Command)
+    }
+
+    /// `/sober DATE`, `/sober off`, `/sober`.
+    pub(super) fn sober(&self, turn: &Turn, record: &UserRecord, args: &str) -> Outcome {
+        let locale = turn.locale;
+        let args = args.trim();
+        let keep = |msg| self.outcome(turn, vec![self.say(locale, msg)], Change::Keep, Route::Command);
+        if args.eq_ignore_ascii_case("off") {
+            let mut next = record.clone();
+            next.sober = None;
+            return self.saved(turn, next, vec![self.say(locale, Msg::SoberOff)], Route::Command);
+        }
+        let Ok(date) = NaiveDate::parse_from_str(args, "%Y-%m-%d") else {
+            return keep(Msg::SoberUsage);
+        };
+        let today = turn.inbound.at.with_timezone(&self.zone_of(record)).date_naive();
+        if date > today || date.year() < 1900 {
+            return keep(Msg::SoberFuture);
+        }
+        let mut next = record.clone();
+        let days = days_since(date, today).to_string();
+        let date_text = self.date_text(locale, date);
+        let reply = match &record.sober {
+            Some(current) if current.since < date => {
+                let earlier_days = days_since(current.since, date).to_string();
+                let mut earlier = current.earlier.clone();
+                push_bounded(
+                    &mut earlier,
+                    Streak {
+                        since: current.since,
+                        until: date,
+                    },
+                );
+                next.sober = Some(Sobriety { since: date, earlier });
+                self.content.render(
+                    locale,
+                    Msg::SoberRestart,
+                    &[("date", &date_text), ("earlier_days", &earlier_days)],
+                )
+            }
+            _ => {
+                let earlier = record.sober.as_ref().map(|s| s.earlier.clone()).unwrap_or_default();
+                next.sober = Some(Sobriety { since: date, earlier });
+                self.content.render(
+                    locale,
+                    Msg::SoberSet,
+                    &[("date", &date_text), ("days", &days)],
+                )
+            }
+        };
+        self.saved(turn, next, vec![plain(reply)], Route::Command)
+    }
+
+    pub(super) fn days(&self, turn: &Turn, record: &UserRecord) -> Outcome {
+        let locale = turn.locale;
+        let reply = match &record.sober {
+            None => self.say(locale, Msg::DaysNone),
+            Some(sober) => {
+                let today = turn.inbound.at.with_timezone(&self.zone_of(record)).date_naive();
+                let mut text = self.content.render(
+                    locale,
+                    Msg::DaysCount,
+                    &[
+                        ("days", &days_since(sober.since, today).to_string()),
+                        ("date", &self.date_text(locale, sober.since)),
+                    ],
+                );
+                if !sober.earlier.is_empty() {
+                    text.push('\n');
+                    text.push_str(&self.content.render(
+                        locale,
+                        Msg::DaysEarlier,
+                        &[("count", &sober.earlier.len().to_string())],
+                    ));
+                }
+                plain(text)
+            }
+        };
+        self.outcome(turn, vec![reply], Change::Keep, Route::Command)
+    }
+
+    fn saved(&self, turn: &Turn, record: UserRecord, replies: Vec<Reply>, route: Route) -> Outcome {
+        self.outcome(
+            turn,
+            replies,
+            Change::Save {
+                record,
+                durable: false,
+            },
+            route,
+        )
+    }
+
+    pub(super) fn expired(&self, turn: &Turn) -> Outcome {
+        let reply = self.say(turn.locale, Msg::ButtonExpired);
+        self.outcome(turn, vec![reply], Change::Keep, Route::Button)
+    }
+}
+
+/// Files the open check-in in the history; one with no answer at all counts as missed.
+pub(super) fn close_open_checkin(record: &mut UserRecord) -> bool {
+    let Some(open) = record.open_checkin.take() else {
+        return false;
+    };
+    let unanswered = open.mood.is_none() && open.used.is_none() && open.reach_out.is_none();
+    push_bounded(&mut record.checkins, open);
+    unanswered
+}

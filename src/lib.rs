@@ -16,6 +16,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod delivery;
 pub mod diagnostic;
 pub mod engine;
 pub mod faq;

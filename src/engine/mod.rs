@@ -54,7 +54,7 @@ pub enum Body {
 }
 
 /// One message to send back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reply {
     pub text: String,
     /// Rows of buttons.
@@ -63,7 +63,7 @@ pub struct Reply {
     pub urgent: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Button {
     pub label: String,
     pub data: String,

@@ -4,16 +4,35 @@
 //! `<user key>\0`, in every tree, so `/forget` finds all of them with a prefix scan over
 //! every tree there is — including trees added by later features. Values are
 //! `[schema version byte] ++ JSON`.
+//!
+//! Three indexes are ordered by something else, and `/forget` clears them explicitly:
+//! - `due`: `<UTC millis, big-endian><user key>\0<job tag>`, the scheduler's index. It
+//!   mirrors the `jobs` of each record exactly; both change in one transaction.
+//! - `members`: `<program id>\0<user key>`, who is in which program (same transaction).
+//! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each naming its person.
+
+mod index;
+mod outbox;
 
 use std::path::{Path, PathBuf};
 
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
 use crate::engine::{Stored, UserRecord};
 use crate::user::UserKey;
+pub use index::DueEntry;
+pub use outbox::{Outgoing, OutboxKey, Priority};
 
 /// The schema version written in front of every value.
 pub const SCHEMA_VERSION: u8 = 1;
 const USERS: &str = "users";
 const META: &str = "meta";
+const DUE: &str = "due";
+const MEMBERS: &str = "members";
+const OUTBOX: &str = "outbox";
+/// Trees whose keys do not start with the user key; `forget` clears them by other means.
+const INDEXES: [&str; 3] = [DUE, MEMBERS, OUTBOX];
 const SALT_KEY: &[u8] = b"log_salt";
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +54,9 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     users: sled::Tree,
+    due: sled::Tree,
+    members: sled::Tree,
+    outbox: sled::Tree,
     salt: [u8; 16],
 }
 
@@ -70,7 +92,14 @@ impl Store {
                 salt
             }
         };
-        Ok(Store { db, users, salt })
+        Ok(Store {
+            users,
+            due: db.open_tree(DUE)?,
+            members: db.open_tree(MEMBERS)?,
+            outbox: db.open_tree(OUTBOX)?,
+            db,
+            salt,
+        })
     }
 
     /// The random salt for pseudonymous log ids, created with the store.
@@ -96,7 +125,57 @@ impl Store {
         record: &UserRecord,
         durable: bool,
     ) -> Result<(), StoreError> {
-        self.users.insert(user_prefix(user), encode(record)?)?;
+        self.save_with(user, record, &[], durable)
+    }
+
+    /// Writes the record, brings the due and members indexes in line with it, and queues
+    /// `outgoing` — all in one transaction, so a scheduled message is either fired (index
+    /// entry gone, message queued) or not at all. This is the scheduler's ledger.
+    pub fn save_with(
+        &self,
+        user: &UserKey,
+        record: &UserRecord,
+        outgoing: &[Outgoing],
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        let key = user_prefix(user);
+        let value = encode(record)?;
+        let new_due: Vec<Vec<u8>> = record.jobs.iter().map(|j| index::due_key(user, j)).collect();
+        let new_member = record.program.as_deref().map(|p| index::member_key(p, user));
+        let mut queued = Vec::with_capacity(outgoing.len());
+        for item in outgoing {
+            queued.push((outbox::key(item.priority, self.db.generate_id()?), encode(item)?));
+        }
+        let result = (&self.users, &self.due, &self.members, &self.outbox).transaction(
+            |(users, due, members, outbox)| {
+                if let Some(old) = users.get(&key)?
+                    && let Some(old) = decode::<UserRecord>(&old)
+                {
+                    for job in &old.jobs {
+                        due.remove(index::due_key(user, job))?;
+                    }
+                    if let Some(p) = old.program.as_deref() {
+                        members.remove(index::member_key(p, user))?;
+                    }
+                }
+                for k in &new_due {
+                    due.insert(k.as_slice(), &[][..])?;
+                }
+                if let Some(k) = &new_member {
+                    members.insert(k.as_slice(), &[][..])?;
+                }
+                for (k, v) in &queued {
+                    outbox.insert(&k.0[..], v.as_slice())?;
+                }
+                users.insert(key.as_slice(), value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            },
+        );
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+            Err(TransactionError::Abort(())) => unreachable!("the transaction never aborts"),
+        }
         if durable {
             self.db.flush()?;
         }
@@ -106,38 +185,70 @@ impl Store {
     /// Removes every record of `user` from every tree, then flushes. Returns how many
     /// records were removed.
     pub fn forget(&self, user: &UserKey) -> Result<usize, StoreError> {
-        let prefix = user_prefix(user);
-        let mut removed = 0;
-        for name in self.db.tree_names() {
-            let tree = self.db.open_tree(&name)?;
-            let keys: Vec<_> = tree.scan_prefix(&prefix).keys().collect::<Result<_, _>>()?;
-            for key in keys {
-                tree.remove(key)?;
-                removed += 1;
-            }
+        let keys = self.keys_of(user)?;
+        for (tree, key) in &keys {
+            self.db.open_tree(tree)?.remove(key)?;
         }
         self.db.flush()?;
-        Ok(removed)
+        Ok(keys.len())
     }
 
     /// Every (tree, key) that belongs to `user`, across all trees: what /forget removes.
+    /// Index entries are found through the record; if it cannot be read, by scanning.
     pub fn keys_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let prefix = user_prefix(user);
         let mut out = Vec::new();
         for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if INDEXES.contains(&name.as_str()) {
+                continue;
+            }
             let tree = self.db.open_tree(&name)?;
             for key in tree.scan_prefix(&prefix).keys() {
-                out.push((String::from_utf8_lossy(&name).into_owned(), key?.to_vec()));
+                out.push((name.clone(), key?.to_vec()));
+            }
+        }
+        match self.load(user)? {
+            Stored::Found(record) => {
+                for job in &record.jobs {
+                    let key = index::due_key(user, job);
+                    if self.due.contains_key(&key)? {
+                        out.push((DUE.into(), key));
+                    }
+                }
+                if let Some(p) = record.program.as_deref() {
+                    let key = index::member_key(p, user);
+                    if self.members.contains_key(&key)? {
+                        out.push((MEMBERS.into(), key));
+                    }
+                }
+            }
+            Stored::Nothing | Stored::Unreadable => {
+                for (name, tree) in [(DUE, &self.due), (MEMBERS, &self.members)] {
+                    for key in tree.iter().keys() {
+                        let key = key?;
+                        if index::names_user(name, &key, user) {
+                            out.push((name.into(), key.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+        for (key, item) in self.outbox_items(usize::MAX)? {
+            if item.user == *user {
+                out.push((OUTBOX.into(), key.0.to_vec()));
             }
         }
         Ok(out)
     }
 
-    /// Marks a person unreachable (the channel said they blocked the bot), so schedules
-    /// skip them. A person with no record has nothing to mark.
+    /// Marks a person unreachable (the channel said they blocked the bot): nothing more
+    /// is scheduled for them until they write again. A person with no record has nothing
+    /// to mark.
     pub fn mark_unreachable(&self, user: &UserKey) -> Result<(), StoreError> {
         if let Stored::Found(mut record) = self.load(user)? {
             record.unreachable = true;
+            record.jobs.clear();
             self.save(user, &record, false)?;
         }
         Ok(())
@@ -155,6 +266,21 @@ impl Store {
         let mut key = user_prefix(user);
         key.extend_from_slice(suffix);
         self.db.open_tree(tree)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// A remembered one-off event (not about a person), such as an announced cancellation.
+    pub fn meta_flag(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.db.open_tree(META)?.contains_key(format!("flag:{name}"))?)
+    }
+
+    pub fn set_meta_flag(&self, name: &str) -> Result<(), StoreError> {
+        self.db.open_tree(META)?.insert(format!("flag:{name}"), &[][..])?;
+        Ok(())
+    }
+
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
         Ok(())
     }
 

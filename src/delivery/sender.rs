@@ -1,0 +1,304 @@
+//! The sender: drains the outbox through a channel's [`Transport`], keeping to the
+//! channel's limits (Telegram: 30 messages a second overall, one a second per chat),
+//! crisis replies first.
+//!
+//! A message leaves the outbox only once it was sent or can never be: so a restart loses
+//! nothing, and at most the messages in flight at a crash are sent twice. A 429 pauses
+//! every send for its `retry_after`; network errors and 5xx back off and retry; a person
+//! who blocked the bot is marked unreachable and their queue dropped.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::engine::Reply;
+use crate::store::{OutboxKey, Outgoing, Store};
+use crate::user::{Channel, UserKey};
+
+/// Why a send failed, as far as retrying is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("rate limited: retry after {0:?}")]
+    RetryAfter(Duration),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("the person blocked the bot or no longer exists")]
+    Unreachable,
+    #[error("refused: {0}")]
+    Permanent(String),
+}
+
+/// A channel's way of sending one reply.
+pub trait Transport: Send + Sync + 'static {
+    /// The people this transport can reach; other outbox entries are left alone.
+    fn channel(&self) -> Channel;
+    fn send(&self, to: &UserKey, reply: &Reply)
+    -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// Rate limits and retry policy.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// At most this many sends start in any `window`.
+    pub per_window: usize,
+    /// Telegram's "per second", with a margin for the network's jitter.
+    pub window: Duration,
+    /// At least this long between two sends to one chat.
+    pub per_chat: Duration,
+    pub max_in_flight: usize,
+    /// Attempts before a message that keeps failing temporarily is given up.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_window: 30,
+            window: Duration::from_millis(1030),
+            per_chat: Duration::from_millis(1010),
+            max_in_flight: 8,
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Counters for benchmarks, tests and logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SenderStats {
+    pub sent: u64,
+    pub retried_after_429: u64,
+    pub transient_failures: u64,
+    pub unreachable: u64,
+    pub given_up: u64,
+}
+
+/// How many outbox entries one look reads.
+const SCAN: usize = 512;
+
+pub struct Sender<T: Transport> {
+    store: Store,
+    app: Arc<App>,
+    transport: Arc<T>,
+    limits: Limits,
+}
+
+type Done = (OutboxKey, Outgoing, Result<(), SendError>);
+
+/// The sender's working state: what is in flight, recent sends, pauses.
+#[derive(Default)]
+struct Flight {
+    stats: SenderStats,
+    /// When recent sends started, for the overall window.
+    starts: VecDeque<Instant>,
+    last_to: HashMap<UserKey, Instant>,
+    in_flight: HashSet<OutboxKey>,
+    /// Chats with a send in flight: one at a time per chat keeps their order.
+    busy: HashSet<UserKey>,
+    /// Set by a 429: nothing is sent before then.
+    paused_until: Option<Instant>,
+    tasks: JoinSet<Done>,
+}
+
+impl<T: Transport> Sender<T> {
+    pub fn new(store: Store, app: Arc<App>, transport: Arc<T>, limits: Limits) -> Self {
+        Self {
+            store,
+            app,
+            transport,
+            limits,
+        }
+    }
+
+    /// Runs until `shutdown`, then lets in-flight sends finish. `wake` is notified
+    /// whenever something is queued.
+    pub async fn run(self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) -> SenderStats {
+        let mut st = Flight::default();
+        loop {
+            while let Some(done) = st.tasks.try_join_next() {
+                if let Ok(done) = done {
+                    self.settle(done, &mut st);
+                }
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = Instant::now();
+            let window = self.limits.window;
+            while st.starts.front().is_some_and(|f| now.duration_since(*f) >= window) {
+                st.starts.pop_front();
+            }
+            let gate = if let Some(until) = st.paused_until.filter(|u| *u > now) {
+                Some(Some(until))
+            } else if st.in_flight.len() >= self.limits.max_in_flight {
+                Some(None)
+            } else if st.starts.len() >= self.limits.per_window {
+                Some(st.starts.front().map(|f| *f + window))
+            } else {
+                None
+            };
+            if let Some(until) = gate {
+                self.idle(&mut st, &wake, &mut shutdown, until).await;
+                continue;
+            }
+            let (next, wait) = match self.pick(now, &st) {
+                Ok(picked) => picked,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox; retrying shortly");
+                    (None, Some(now + Duration::from_secs(1)))
+                }
+            };
+            let Some((key, item)) = next else {
+                self.idle(&mut st, &wake, &mut shutdown, wait).await;
+                continue;
+            };
+            // The scheduler flushes before it wakes us; this makes sure of it for anything
+            // queued concurrently, so a sent message is never re-fired after a crash.
+            if let Err(e) = self.store.flush_async().await {
+                tracing::error!(error = %e, "cannot flush before sending");
+            }
+            st.starts.push_back(now);
+            st.last_to.insert(item.user.clone(), now);
+            st.in_flight.insert(key.clone());
+            st.busy.insert(item.user.clone());
+            let transport = self.transport.clone();
+            st.tasks.spawn(async move {
+                let result = transport.send(&item.user, &item.reply).await;
+                (key, item, result)
+            });
+            if st.last_to.len() > 10_000 {
+                let per_chat = self.limits.per_chat;
+                st.last_to.retain(|_, t| now.duration_since(*t) < per_chat);
+            }
+        }
+        while let Some(done) = st.tasks.join_next().await {
+            if let Ok(done) = done {
+                self.settle(done, &mut st);
+            }
+        }
+        st.stats
+    }
+
+    /// The first sendable entry in outbox order, keeping each chat's messages in order;
+    /// or, if none, when the earliest blocked one may go.
+    #[allow(clippy::type_complexity)]
+    fn pick(
+        &self,
+        now: Instant,
+        st: &Flight,
+    ) -> Result<(Option<(OutboxKey, Outgoing)>, Option<Instant>), crate::store::StoreError> {
+        let channel = self.transport.channel();
+        let mut blocked: HashSet<UserKey> = HashSet::new();
+        let mut wait: Option<Instant> = None;
+        let mut earliest = |at: Instant| wait = Some(wait.map_or(at, |w: Instant| w.min(at)));
+        let wall = Utc::now();
+        for (key, item) in self.store.outbox_items(SCAN)? {
+            if item.user.channel != channel || blocked.contains(&item.user) {
+                continue;
+            }
+            if st.in_flight.contains(&key) || st.busy.contains(&item.user) {
+                blocked.insert(item.user);
+                continue;
+            }
+            if let Some(nb) = item.not_before.filter(|nb| *nb > wall) {
+                let delay = (nb - wall).to_std().unwrap_or_default();
+                earliest(now + delay);
+                blocked.insert(item.user);
+                continue;
+            }
+            if let Some(last) = st.last_to.get(&item.user)
+                && now.duration_since(*last) < self.limits.per_chat
+            {
+                earliest(*last + self.limits.per_chat);
+                blocked.insert(item.user);
+                continue;
+            }
+            return Ok((Some((key, item)), None));
+        }
+        Ok((None, wait))
+    }
+
+    /// Waits for a send to finish, a wake-up, `until`, or shutdown.
+    async fn idle(
+        &self,
+        st: &mut Flight,
+        wake: &Notify,
+        shutdown: &mut watch::Receiver<bool>,
+        until: Option<Instant>,
+    ) {
+        let deadline = until.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+        tokio::select! {
+            Some(done) = st.tasks.join_next(), if !st.tasks.is_empty() => {
+                if let Ok(done) = done {
+                    self.settle(done, st);
+                }
+            }
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    /// Records a finished send's result in the outbox.
+    fn settle(&self, (key, mut item, result): Done, st: &mut Flight) {
+        st.in_flight.remove(&key);
+        st.busy.remove(&item.user);
+        let stats = &mut st.stats;
+        let outcome = match result {
+            Ok(()) => {
+                stats.sent += 1;
+                self.store.outbox_remove(&key)
+            }
+            Err(SendError::RetryAfter(wait)) => {
+                stats.retried_after_429 += 1;
+                let until = Instant::now() + wait;
+                st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
+                tracing::warn!(seconds = wait.as_secs(), "rate limited by the channel; pausing all sends");
+                Ok(())
+            }
+            Err(SendError::Transient(reason)) => {
+                stats.transient_failures += 1;
+                item.attempts += 1;
+                if item.attempts >= self.limits.max_attempts {
+                    stats.given_up += 1;
+                    tracing::error!(reason = %reason, attempts = item.attempts, "giving up on a message");
+                    self.store.outbox_remove(&key)
+                } else {
+                    let backoff = self
+                        .limits
+                        .backoff_base
+                        .saturating_mul(1 << (item.attempts - 1).min(16))
+                        .min(self.limits.backoff_max);
+                    item.not_before = chrono::Duration::from_std(backoff)
+                        .ok()
+                        .map(|b| Utc::now() + b);
+                    tracing::warn!(reason = %reason, attempts = item.attempts, "send failed; will retry");
+                    self.store.outbox_update(&key, &item)
+                }
+            }
+            Err(SendError::Unreachable) => {
+                stats.unreachable += 1;
+                self.app.mark_unreachable(&item.user);
+                self.store.outbox_drop_user(&item.user).map(|_| ())
+            }
+            Err(SendError::Permanent(reason)) => {
+                stats.given_up += 1;
+                tracing::error!(reason = %reason, "the channel refused a message");
+                self.store.outbox_remove(&key)
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "cannot update the outbox");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The outbox: messages waiting to be sent, crisis replies first, then replies, then
+//! scheduled messages; oldest first within each. Entries survive a restart.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, decode, encode};
+use crate::engine::Reply;
+use crate::user::UserKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Urgent = 0,
+    Reply = 1,
+    Scheduled = 2,
+}
+
+/// One queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub user: UserKey,
+    pub reply: Reply,
+    pub priority: Priority,
+    /// Failed attempts so far (network errors, 5xx).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before this instant (backoff after a failure).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl Outgoing {
+    pub fn new(user: UserKey, reply: Reply, priority: Priority) -> Self {
+        Self {
+            user,
+            reply,
+            priority,
+            attempts: 0,
+            not_before: None,
+        }
+    }
+}
+
+/// An entry's place in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutboxKey(pub(super) [u8; 9]);
+
+pub(super) fn key(priority: Priority, id: u64) -> OutboxKey {
+    let mut k = [0u8; 9];
+    k[0] = priority as u8;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    OutboxKey(k)
+}
+
+impl AsRef<[u8]> for OutboxKey {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Store {
+    /// Queues messages (no flush: a reply lost in a crash is a reply to a message the
+    /// person can send again; scheduled messages are queued through `save_with`).
+    pub fn enqueue(&self, items: &[Outgoing]) -> Result<(), StoreError> {
+        for item in items {
+            let k = key(item.priority, self.db.generate_id()?);
+            self.outbox.insert(k, encode(item)?)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` queued messages in sending order.
+    pub fn outbox_items(&self, limit: usize) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.outbox.iter().take(limit) {
+            let (k, v) = entry?;
+            let Ok(raw) = <[u8; 9]>::try_from(k.as_ref()) else {
+                self.outbox.remove(k)?;
+                continue;
+            };
+            match decode::<Outgoing>(&v) {
+                Some(item) => out.push((OutboxKey(raw), item)),
+                None => {
+                    tracing::error!("dropping an unreadable outbox entry");
+                    self.outbox.remove(k)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The message was sent (or given up on).
+    pub fn outbox_remove(&self, key: &OutboxKey) -> Result<(), StoreError> {
+        self.outbox.remove(key)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt (attempts, backoff) in place.
+    pub fn outbox_update(&self, key: &OutboxKey, item: &Outgoing) -> Result<(), StoreError> {
+        if self.outbox.contains_key(key)? {
+            self.outbox.insert(key, encode(item)?)?;
+        }
+        Ok(())
+    }
+
+    /// Drops everything queued for `user` (they blocked the bot). Returns how many.
+    pub fn outbox_drop_user(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (k, item) in self.outbox_items(usize::MAX)? {
+            if item.user == *user {
+                self.outbox.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+}

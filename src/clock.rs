@@ -8,6 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 /// A source of the current instant.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Moves the clock forward, if this kind of clock can be moved (the terminal's
+    /// `/_time`); returns whether it moved.
+    fn advance(&self, by: Duration) -> bool {
+        let _ = by;
+        false
+    }
 }
 
 /// The machine's clock, for production.
@@ -53,6 +60,29 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.lock()
     }
+
+    fn advance(&self, by: Duration) -> bool {
+        ManualClock::advance(self, by);
+        true
+    }
+}
+
+/// The machine's clock plus an offset that only grows: `waypoint chat` uses it so that
+/// `/_time +3h` can show what arrives in three hours, while time still passes.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset: Mutex<Duration>,
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn advance(&self, by: Duration) -> bool {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -66,9 +96,10 @@ mod tests {
             .with_timezone(&Utc);
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
-        clock.advance(Duration::minutes(90));
+        assert!(Clock::advance(&clock, Duration::minutes(90)));
         assert_eq!(clock.now(), start + Duration::minutes(90));
         clock.set(start);
         assert_eq!(clock.now(), start);
+        assert!(!SystemClock.advance(Duration::hours(1)));
     }
 }

@@ -244,7 +244,6 @@ impl Config {
             return Err(Diagnostics(problems));
         }
         Ok(Config {
-
             settings,
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,
@@ -378,7 +377,11 @@ fn program(
                 match parse_duration(text) {
                     Ok(d) if d > chrono::Duration::zero() => reminders.push(d),
                     Ok(_) => {
-                        problem(list.span(), &field("reminders"), format!("{text:?} is zero"));
+                        problem(
+                            list.span(),
+                            &field("reminders"),
+                            format!("{text:?} is zero"),
+                        );
                         ok = false;
                     }
                     Err(e) => {
@@ -433,7 +436,11 @@ fn program(
             Some(text) => match parse_duration(text.get_ref()) {
                 Ok(d) if d > chrono::Duration::zero() => Some(d),
                 Ok(_) => {
-                    problem(text.span(), &field(&format!("session[{n}].duration")), "is zero".into());
+                    problem(
+                        text.span(),
+                        &field(&format!("session[{n}].duration")),
+                        "is zero".into(),
+                    );
                     None
                 }
                 Err(e) => {
@@ -520,14 +527,25 @@ mod tests {
         let cfg = Config::parse(Path::new("w.toml"), good).unwrap();
         let p = cfg.settings.schedules.program("tue-eve").unwrap();
         assert_eq!(p.timezone, chrono_tz::America::Chicago);
-        assert_eq!(p.reminders, vec![chrono::Duration::hours(24), chrono::Duration::hours(2)]);
+        assert_eq!(
+            p.reminders,
+            vec![chrono::Duration::hours(24), chrono::Duration::hours(2)]
+        );
         assert_eq!(p.cancelled.len(), 1);
         let bad = "[schedule]\nquiet_hours = \"late\"\n\n[[program]]\nid = \"a\"\nname = \"Recovery group\"\nreminders = [\"2\"]\n[[program.session]]\ncron = \"0 18 * MON\"\n";
-        let err = Config::parse(Path::new("w.toml"), bad).unwrap_err().to_string();
+        let err = Config::parse(Path::new("w.toml"), bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("w.toml:2: schedule.quiet_hours"), "{err}");
-        assert!(err.contains("w.toml:6: program \"a\": name: \"Recovery group\" contains \"recovery\""), "{err}");
+        assert!(
+            err.contains("w.toml:6: program \"a\": name: \"Recovery group\" contains \"recovery\""),
+            "{err}"
+        );
         assert!(err.contains("w.toml:7: program \"a\": reminders"), "{err}");
-        assert!(err.contains("w.toml:9: program \"a\": session[1].cron"), "{err}");
+        assert!(
+            err.contains("w.toml:9: program \"a\": session[1].cron"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand};
 
 use waypoint::app::App;
 use waypoint::channels::{console, telegram};
-use waypoint::clock::{Clock, SystemClock};
+use waypoint::clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 use waypoint::config::Config;
 use waypoint::content::Content;
+use waypoint::delivery::Scheduler;
 use waypoint::engine::Engine;
 use waypoint::locale::Locale;
 use waypoint::store::Store;
@@ -46,6 +47,10 @@ enum Command {
         /// Language before you choose one: en or es (default: from $LANG).
         #[arg(long)]
         lang: Option<String>,
+        /// Start the clock at this instant (RFC 3339, e.g. 2026-12-01T15:00:00Z) and keep
+        /// it still except for /_time: for scripted demos and tests.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Run the Telegram bot (token from TELOXIDE_TOKEN).
     Run {
@@ -195,24 +200,36 @@ fn main() -> Result<()> {
             emit(&out);
             Ok(())
         }
-        Command::Chat { user, lang } => {
+        Command::Chat { user, lang, at } => {
             let store = open_store(cli.data.as_deref(), &config)?;
-            let app = App::new(engine, Arc::new(store));
+            let app = Arc::new(App::new(engine, Arc::new(store.clone())));
+            let scheduler = Scheduler::new(app.clone(), store);
             let language = match lang {
                 Some(l) => Some(parse_locale(&l)?),
                 None => std::env::var("LANG")
                     .ok()
                     .and_then(|l| Locale::from_tag(&l)),
             };
+            let clock: Box<dyn Clock> = match at {
+                Some(text) => {
+                    let start = chrono::DateTime::parse_from_rfc3339(&text)
+                        .with_context(|| format!("--at {text:?} is not an RFC 3339 instant"))?;
+                    Box::new(ManualClock::new(start.with_timezone(&chrono::Utc)))
+                }
+                None => Box::new(ShiftedClock::default()),
+            };
             let user = UserKey::new(Channel::Terminal, user);
             let stdin = io::stdin();
             let interactive = stdin.is_terminal();
             if interactive {
-                eprintln!("Waypoint terminal chat. Type /start to begin; Ctrl-D to leave.");
+                eprintln!(
+                    "Waypoint terminal chat. Type /start to begin, /_time +3h to move the clock; Ctrl-D to leave."
+                );
             }
             console::run(
                 &app,
-                &clock,
+                &scheduler,
+                clock.as_ref(),
                 &user,
                 language,
                 stdin.lock(),
@@ -236,7 +253,13 @@ fn main() -> Result<()> {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime
-                .block_on(telegram::run(app, Arc::new(SystemClock), token, api_url))
+                .block_on(telegram::run(
+                    app,
+                    store.clone(),
+                    Arc::new(SystemClock),
+                    token,
+                    api_url,
+                ))
                 .context("the Telegram channel stopped with an error")?;
             store
                 .flush()

@@ -68,9 +68,15 @@ fn fall_back_a_repeated_time_fires_once() {
 fn an_evening_session_keeps_its_wall_time_across_both_changes() {
     let r = Recurrence::parse("0 18 * * SUN").unwrap();
     let got = occurrences(&r, New_York, "2026-02-28T00:00:00Z", "2026-03-16T00:00:00Z");
-    assert_eq!(got, vec!["03-01 18:00 EST", "03-08 18:00 EDT", "03-15 18:00 EDT"]);
+    assert_eq!(
+        got,
+        vec!["03-01 18:00 EST", "03-08 18:00 EDT", "03-15 18:00 EDT"]
+    );
     let got = occurrences(&r, New_York, "2026-10-24T00:00:00Z", "2026-11-09T00:00:00Z");
-    assert_eq!(got, vec!["10-25 18:00 EDT", "11-01 18:00 EST", "11-08 18:00 EST"]);
+    assert_eq!(
+        got,
+        vec!["10-25 18:00 EDT", "11-01 18:00 EST", "11-08 18:00 EST"]
+    );
 }
 
 #[test]
@@ -134,7 +140,10 @@ fn program(sessions: &[&str], reminders: &[&str]) -> Program {
                 place: "Room 2".into(),
             })
             .collect(),
-        reminders: reminders.iter().map(|r| parse_duration(r).unwrap()).collect(),
+        reminders: reminders
+            .iter()
+            .map(|r| parse_duration(r).unwrap())
+            .collect(),
         cancelled: BTreeSet::new(),
     }
 }
@@ -179,7 +188,10 @@ fn a_reminder_in_quiet_hours_moves_to_the_morning_or_the_evening_before() {
     // quiet hours, and 8:00 still leaves more than the 30-minute margin.
     let p = program(&["0 9 * * TUE"], &["24h", "2h"]);
     let got = reminders(&p, New_York, "2026-11-29T00:00:00Z", "2026-12-02T00:00:00Z");
-    assert_eq!(got, vec!["Mon 09:00 -> Tue 09:00", "Tue 08:00 -> Tue 09:00"]);
+    assert_eq!(
+        got,
+        vec!["Mon 09:00 -> Tue 09:00", "Tue 08:00 -> Tue 09:00"]
+    );
     // A 8:15 session with a 1 h reminder: 07:15 is quiet, 08:00 leaves 15 minutes, so it
     // goes out the evening before at 20:59 — and merges with nothing.
     let p = program(&["15 8 * * TUE"], &["1h"]);
@@ -190,7 +202,10 @@ fn a_reminder_in_quiet_hours_moves_to_the_morning_or_the_evening_before() {
     // quiet, and 8:00 would be too late) to the evening before.
     let la: Tz = "America/Los_Angeles".parse().unwrap();
     let got = reminders(&p_9(), la, "2026-11-29T00:00:00Z", "2026-12-02T00:00:00Z");
-    assert_eq!(got, vec!["Mon 08:00 -> Tue 06:00", "Mon 20:59 -> Tue 06:00"]);
+    assert_eq!(
+        got,
+        vec!["Mon 08:00 -> Tue 06:00", "Mon 20:59 -> Tue 06:00"]
+    );
 }
 
 fn p_9() -> Program {
@@ -215,7 +230,11 @@ fn the_standard_ladder_is_weekly_then_twice_monthly_then_monthly_then_quarterly(
         if next > utc("2027-08-01T00:00:00Z") {
             break;
         }
-        got.push(next.with_timezone(&New_York).format("%Y-%m-%d %H:%M").to_string());
+        got.push(
+            next.with_timezone(&New_York)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        );
         t = next;
     }
     assert_eq!(
@@ -230,7 +249,10 @@ fn the_standard_ladder_is_weekly_then_twice_monthly_then_monthly_then_quarterly(
         ]
     );
     // Day 90 is 5 April: 1 April is still twice-monthly.
-    assert_eq!(got[5..8], ["2026-03-01 17:00", "2026-03-15 17:00", "2026-04-01 17:00"]);
+    assert_eq!(
+        got[5..8],
+        ["2026-03-01 17:00", "2026-03-15 17:00", "2026-04-01 17:00"]
+    );
     assert!(got.contains(&"2026-05-01 17:00".to_string()));
     assert!(!got.contains(&"2026-04-15 17:00".to_string())); // monthly after day 90
     assert!(got.contains(&"2026-12-01 17:00".to_string()));
@@ -242,10 +264,22 @@ fn the_standard_ladder_is_weekly_then_twice_monthly_then_monthly_then_quarterly(
 fn milestones_count_days_then_anniversaries() {
     let since = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
-    assert_eq!(next_milestone(since, since), Some((d(2024, 3, 1), Mark::Days(1))));
-    assert_eq!(next_milestone(since, d(2024, 3, 1)), Some((d(2024, 3, 7), Mark::Days(7))));
-    assert_eq!(next_milestone(since, d(2024, 8, 27)), Some((d(2025, 2, 28), Mark::Years(1))));
-    assert_eq!(next_milestone(since, d(2025, 2, 28)), Some((d(2026, 2, 28), Mark::Years(2))));
+    assert_eq!(
+        next_milestone(since, since),
+        Some((d(2024, 3, 1), Mark::Days(1)))
+    );
+    assert_eq!(
+        next_milestone(since, d(2024, 3, 1)),
+        Some((d(2024, 3, 7), Mark::Days(7)))
+    );
+    assert_eq!(
+        next_milestone(since, d(2024, 8, 27)),
+        Some((d(2025, 2, 28), Mark::Years(1)))
+    );
+    assert_eq!(
+        next_milestone(since, d(2025, 2, 28)),
+        Some((d(2026, 2, 28), Mark::Years(2)))
+    );
     assert_eq!(days_since(since, d(2024, 3, 30)), 30);
 }
 
@@ -255,7 +289,13 @@ fn durations_and_neutral_names() {
     assert_eq!(parse_duration("2h30m").unwrap(), Duration::minutes(150));
     assert!(parse_duration("24").unwrap_err().contains("unit"));
     assert!(parse_duration("soon").is_err());
-    assert_eq!(revealing_word("Tuesday Recovery Group").as_deref(), Some("recovery"));
-    assert_eq!(revealing_word("Grupo de adicción").as_deref(), Some("adiccion"));
+    assert_eq!(
+        revealing_word("Tuesday Recovery Group").as_deref(),
+        Some("recovery")
+    );
+    assert_eq!(
+        revealing_word("Grupo de adicción").as_deref(),
+        Some("adiccion")
+    );
     assert_eq!(revealing_word("Tuesday evening group"), None);
 }

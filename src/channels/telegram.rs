@@ -1,32 +1,32 @@
 //! The Telegram channel: long polling through teloxide. The only module that knows
 //! teloxide. It turns updates into [`Inbound`]s, runs them through the [`App`] on a
-//! blocking thread (the store may flush), and sends the replies: HTML-escaped, split at
-//! Telegram's length limit, buttons as inline keyboards. A person who blocked the bot is
-//! marked unreachable; no send error stops the bot.
+//! blocking thread (the store may flush), and queues the replies in the outbox (crisis
+//! replies first). The scheduler and the sender run beside the dispatcher; the sender
+//! delivers through [`TelegramTransport`]: HTML-escaped, split at Telegram's length
+//! limit, buttons as inline keyboards, errors sorted into retry / wait / unreachable.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide::adaptors::Throttle;
-use teloxide::adaptors::throttle::Limits;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
 use teloxide::update_listeners::polling_default;
 use teloxide::{ApiError, RequestError};
+use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::clock::Clock;
 use crate::content::Msg;
+use crate::delivery::{Limits, Scheduler, SendError, Sender, Transport};
 use crate::engine::{Body, ChatKind, Inbound, Reply};
 use crate::locale::Locale;
+use crate::store::{Outgoing, Priority, Store};
 use crate::user::{Channel, UserKey};
 
 /// Telegram's limit on a message's text, in UTF-16 code units.
 pub const MAX_TEXT_UTF16: usize = 4096;
-/// How many times a send is retried after Telegram asks us to wait (HTTP 429).
-const RETRY_AFTER_ATTEMPTS: usize = 3;
 
-type Tg = Throttle<Bot>;
+type Tg = Bot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelegramError {
@@ -40,12 +40,18 @@ pub enum TelegramError {
 #[derive(Clone)]
 struct Deps {
     app: Arc<App>,
+    store: Store,
     clock: Arc<dyn Clock>,
+    /// Wakes the sender: something was queued.
+    queued: Arc<Notify>,
+    /// Wakes the scheduler: someone's schedule may have changed.
+    changed: Arc<Notify>,
 }
 
 /// Runs the bot until Ctrl-C or SIGTERM, then finishes in-flight updates and returns.
 pub async fn run(
     app: Arc<App>,
+    store: Store,
     clock: Arc<dyn Clock>,
     token: String,
     api_url: Option<String>,
@@ -56,12 +62,31 @@ pub async fn run(
         let parsed = reqwest_url(trimmed).ok_or_else(|| TelegramError::BadUrl(url.clone()))?;
         bot = bot.set_api_url(parsed);
     }
-    let bot = bot.throttle(Limits::default());
     let me = bot.get_me().await?;
     tracing::info!(bot = %me.username(), "connected to the Bot API");
     register_commands(&bot, &app).await;
 
-    let deps = Deps { app, clock };
+    let (stop, shutdown) = watch::channel(false);
+    let queued = Arc::new(Notify::new());
+    let changed = Arc::new(Notify::new());
+    let scheduler = Arc::new(Scheduler::new(app.clone(), store.clone()));
+    let scheduler_task = tokio::spawn(scheduler.run(
+        clock.clone(),
+        changed.clone(),
+        queued.clone(),
+        shutdown.clone(),
+    ));
+    let transport = Arc::new(TelegramTransport { bot: bot.clone() });
+    let sender = Sender::new(store.clone(), app.clone(), transport, Limits::default());
+    let sender_task = tokio::spawn(sender.run(queued.clone(), shutdown));
+
+    let deps = Deps {
+        app,
+        store,
+        clock,
+        queued,
+        changed,
+    };
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(on_message))
         .branch(Update::filter_callback_query().endpoint(on_callback));
@@ -79,9 +104,20 @@ pub async fn run(
         }
     });
     let listener = polling_default(bot).await;
-    dispatcher
+    let dispatched = dispatcher
         .try_dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("polling"))
-        .await?;
+        .await;
+    // The dispatcher has finished its in-flight updates; now stop the scheduler and let
+    // the sender finish the sends it started. Anything still queued waits in the store.
+    let _ = stop.send(true);
+    if let Err(e) = scheduler_task.await {
+        tracing::error!(error = %e, "the scheduler task failed");
+    }
+    match sender_task.await {
+        Ok(stats) => tracing::info!(sent = stats.sent, "sender stopped"),
+        Err(e) => tracing::error!(error = %e, "the sender task failed"),
+    }
+    dispatched?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -121,6 +157,10 @@ async fn register_commands(bot: &Tg, app: &App) {
         ("forget", Msg::CmdForget),
         ("language", Msg::CmdLanguage),
         ("timezone", Msg::CmdTimezone),
+        ("program", Msg::CmdProgram),
+        ("checkin", Msg::CmdCheckin),
+        ("sober", Msg::CmdSober),
+        ("days", Msg::CmdDays),
     ];
     for locale in Locale::ALL {
         let list: Vec<BotCommand> = commands
@@ -141,7 +181,7 @@ async fn register_commands(bot: &Tg, app: &App) {
     }
 }
 
-async fn on_message(bot: Tg, msg: Message, deps: Deps) -> ResponseResult<()> {
+async fn on_message(msg: Message, deps: Deps) -> ResponseResult<()> {
     let chat = if msg.chat.is_private() {
         ChatKind::Private
     } else {
@@ -163,7 +203,7 @@ async fn on_message(bot: Tg, msg: Message, deps: Deps) -> ResponseResult<()> {
         chat,
         body,
     };
-    process(&bot, &deps, msg.chat.id, inbound).await;
+    process(&deps, inbound).await;
     Ok(())
 }
 
@@ -192,11 +232,12 @@ async fn on_callback(bot: Tg, query: CallbackQuery, deps: Deps) -> ResponseResul
         chat,
         body: Body::Button(query.data.clone().unwrap_or_default()),
     };
-    process(&bot, &deps, chat_id, inbound).await;
+    process(&deps, inbound).await;
     Ok(())
 }
 
-async fn process(bot: &Tg, deps: &Deps, chat_id: ChatId, inbound: Inbound) {
+/// Runs one inbound through the app and queues the replies for the sender.
+async fn process(deps: &Deps, inbound: Inbound) {
     let app = deps.app.clone();
     let user = inbound.user.clone();
     let outcome = match tokio::task::spawn_blocking(move || app.handle(&inbound)).await {
@@ -206,16 +247,42 @@ async fn process(bot: &Tg, deps: &Deps, chat_id: ChatId, inbound: Inbound) {
             return;
         }
     };
-    for reply in &outcome.replies {
-        if let Err(e) = send(bot, chat_id, reply).await {
-            if is_unreachable(&e) {
-                let app = deps.app.clone();
-                let user = user.clone();
-                let _ = tokio::task::spawn_blocking(move || app.mark_unreachable(&user)).await;
-                return;
-            }
-            tracing::warn!(error = %e, "cannot send a reply");
-        }
+    let items: Vec<Outgoing> = outcome
+        .replies
+        .into_iter()
+        .map(|reply| {
+            let priority = if reply.urgent {
+                Priority::Urgent
+            } else {
+                Priority::Reply
+            };
+            Outgoing::new(user.clone(), reply, priority)
+        })
+        .collect();
+    if let Err(e) = deps.store.enqueue(&items) {
+        tracing::error!(error = %e, "cannot queue replies");
+    }
+    deps.queued.notify_one();
+    deps.changed.notify_one();
+}
+
+/// Sends through the Bot API. Sorts teloxide's errors into what the sender can act on.
+pub struct TelegramTransport {
+    bot: Bot,
+}
+
+impl Transport for TelegramTransport {
+    fn channel(&self) -> Channel {
+        Channel::Telegram
+    }
+
+    async fn send(&self, to: &UserKey, reply: &Reply) -> Result<(), SendError> {
+        let chat_id = to
+            .id
+            .parse::<i64>()
+            .map(ChatId)
+            .map_err(|_| SendError::Permanent("not a Telegram chat id".into()))?;
+        send(&self.bot, chat_id, reply).await.map_err(classify)
     }
 }
 
@@ -224,26 +291,44 @@ async fn send(bot: &Tg, chat_id: ChatId, reply: &Reply) -> Result<(), RequestErr
     let parts = split_text(&reply.text, MAX_TEXT_UTF16);
     let last = parts.len().saturating_sub(1);
     for (i, part) in parts.iter().enumerate() {
-        let escaped = teloxide::utils::html::escape(part);
-        let mut attempt = 0;
-        loop {
-            let mut request = bot
-                .send_message(chat_id, escaped.clone())
-                .parse_mode(ParseMode::Html);
-            if i == last && !reply.buttons.is_empty() {
-                request = request.reply_markup(keyboard(reply));
-            }
-            match request.await {
-                Ok(_) => break,
-                Err(RequestError::RetryAfter(wait)) if attempt < RETRY_AFTER_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(wait.duration().min(Duration::from_secs(60))).await;
-                }
-                Err(e) => return Err(e),
-            }
+        let mut request = bot
+            .send_message(chat_id, teloxide::utils::html::escape(part))
+            .parse_mode(ParseMode::Html);
+        if i == last && !reply.buttons.is_empty() {
+            request = request.reply_markup(keyboard(reply));
         }
+        request.await?;
     }
     Ok(())
+}
+
+fn classify(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(wait) => {
+            SendError::RetryAfter(wait.duration().min(Duration::from_secs(3600)))
+        }
+        e if is_unreachable(&e) => SendError::Unreachable,
+        RequestError::Network(e) => SendError::Transient(e.to_string()),
+        RequestError::Io(e) => SendError::Transient(e.to_string()),
+        // A proxy's HTML error page (502, 503) is not the Bot API's JSON.
+        RequestError::InvalidJson { .. } => SendError::Transient("not a Bot API answer".into()),
+        RequestError::Api(ApiError::Unknown(text)) if is_server_error(&text) => {
+            SendError::Transient(text)
+        }
+        e => SendError::Permanent(e.to_string()),
+    }
+}
+
+/// The descriptions the Bot API gives with 5xx answers.
+fn is_server_error(text: &str) -> bool {
+    [
+        "Internal Server Error",
+        "Bad Gateway",
+        "Service Unavailable",
+        "Gateway Timeout",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 fn keyboard(reply: &Reply) -> InlineKeyboardMarkup {

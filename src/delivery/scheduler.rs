@@ -100,7 +100,10 @@ impl Scheduler {
                 for user in self.store.members(&program.id)? {
                     let stored = self.store.load(&user)?;
                     for start in &starts {
-                        let outcome = self.app.engine().announce_cancellation(&stored, *start, now);
+                        let outcome = self
+                            .app
+                            .engine()
+                            .announce_cancellation(&stored, *start, now);
                         queued += self.commit(&user, outcome, None)?;
                     }
                 }
@@ -203,7 +206,10 @@ impl Scheduler {
 /// Every session start of `program` on local `date`.
 fn sessions_on(program: &crate::schedule::Program, date: chrono::NaiveDate) -> Vec<DateTime<Utc>> {
     let tz = program.timezone;
-    let midnight = crate::schedule::recurrence::resolve_wall(tz, date.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let midnight = crate::schedule::recurrence::resolve_wall(
+        tz,
+        date.and_hms_opt(0, 0, 0).unwrap_or_default(),
+    );
     let mut out = Vec::new();
     let mut cursor = midnight - Duration::seconds(1);
     while let Some(o) = program.next_session(cursor) {

@@ -39,8 +39,11 @@ pub enum SendError {
 pub trait Transport: Send + Sync + 'static {
     /// The people this transport can reach; other outbox entries are left alone.
     fn channel(&self) -> Channel;
-    fn send(&self, to: &UserKey, reply: &Reply)
-    -> impl Future<Output = Result<(), SendError>> + Send;
+    fn send(
+        &self,
+        to: &UserKey,
+        reply: &Reply,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// Rate limits and retry policy.
@@ -135,7 +138,11 @@ impl<T: Transport> Sender<T> {
             }
             let now = Instant::now();
             let window = self.limits.window;
-            while st.starts.front().is_some_and(|f| now.duration_since(*f) >= window) {
+            while st
+                .starts
+                .front()
+                .is_some_and(|f| now.duration_since(*f) >= window)
+            {
                 st.starts.pop_front();
             }
             let gate = if let Some(until) = st.paused_until.filter(|u| *u > now) {
@@ -263,7 +270,10 @@ impl<T: Transport> Sender<T> {
                 stats.retried_after_429 += 1;
                 let until = Instant::now() + wait;
                 st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
-                tracing::warn!(seconds = wait.as_secs(), "rate limited by the channel; pausing all sends");
+                tracing::warn!(
+                    seconds = wait.as_secs(),
+                    "rate limited by the channel; pausing all sends"
+                );
                 Ok(())
             }
             Err(SendError::Transient(reason)) => {

@@ -10,17 +10,28 @@ pub const MAX_DATA_BYTES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Consent { agree: bool, locale: Locale },
+    Consent {
+        agree: bool,
+        locale: Locale,
+    },
     Timezone(String),
     Language(Locale),
-    Forget { confirm: bool },
+    Forget {
+        confirm: bool,
+    },
     Safe(bool),
-    Outreach { want: bool, reason: OutreachReason },
+    Outreach {
+        want: bool,
+        reason: OutreachReason,
+    },
     FaqTopic(String),
     FaqEntry(String),
     Program(String),
     /// An answer to the reminder of the session starting at `session` (Unix minutes).
-    Rsvp { session: i64, answer: RsvpAnswer },
+    Rsvp {
+        session: i64,
+        answer: RsvpAnswer,
+    },
     Mood(u8),
     Used(UseAnswer),
     ReachOut(bool),

@@ -64,7 +64,11 @@ impl Engine {
         } else if today.succ_opt() == Some(day.date_naive()) {
             text(Msg::WhenTomorrow)
         } else {
-            let names: Vec<&str> = self.content.text(locale, Msg::Weekdays).split(',').collect();
+            let names: Vec<&str> = self
+                .content
+                .text(locale, Msg::Weekdays)
+                .split(',')
+                .collect();
             let index = day.weekday().num_days_from_monday() as usize;
             let weekday = names.get(index).copied().unwrap_or("").trim();
             self.content.render(
@@ -280,9 +284,8 @@ impl Engine {
                     next.escalate(now, EscalationReason::ReachOut);
                 }
                 open.reach_out = Some(want);
-                let worrying = want
-                    || open.used == Some(UseAnswer::Yes)
-                    || open.mood.is_some_and(|m| m <= 2);
+                let worrying =
+                    want || open.used == Some(UseAnswer::Yes) || open.mood.is_some_and(|m| m <= 2);
                 push_bounded(&mut next.checkins, open.clone());
                 next.open_checkin = None;
                 let r = &self.settings.resources;
@@ -349,16 +352,32 @@ impl Engine {
     pub(super) fn sober(&self, turn: &Turn, record: &UserRecord, args: &str) -> Outcome {
         let locale = turn.locale;
         let args = args.trim();
-        let keep = |msg| self.outcome(turn, vec![self.say(locale, msg)], Change::Keep, Route::Command);
+        let keep = |msg| {
+            self.outcome(
+                turn,
+                vec![self.say(locale, msg)],
+                Change::Keep,
+                Route::Command,
+            )
+        };
         if args.eq_ignore_ascii_case("off") {
             let mut next = record.clone();
             next.sober = None;
-            return self.saved(turn, next, vec![self.say(locale, Msg::SoberOff)], Route::Command);
+            return self.saved(
+                turn,
+                next,
+                vec![self.say(locale, Msg::SoberOff)],
+                Route::Command,
+            );
         }
         let Ok(date) = NaiveDate::parse_from_str(args, "%Y-%m-%d") else {
             return keep(Msg::SoberUsage);
         };
-        let today = turn.inbound.at.with_timezone(&self.zone_of(record)).date_naive();
+        let today = turn
+            .inbound
+            .at
+            .with_timezone(&self.zone_of(record))
+            .date_naive();
         if date > today || date.year() < 1900 {
             return keep(Msg::SoberFuture);
         }
@@ -376,7 +395,10 @@ impl Engine {
                         until: date,
                     },
                 );
-                next.sober = Some(Sobriety { since: date, earlier });
+                next.sober = Some(Sobriety {
+                    since: date,
+                    earlier,
+                });
                 self.content.render(
                     locale,
                     Msg::SoberRestart,
@@ -384,8 +406,15 @@ impl Engine {
                 )
             }
             _ => {
-                let earlier = record.sober.as_ref().map(|s| s.earlier.clone()).unwrap_or_default();
-                next.sober = Some(Sobriety { since: date, earlier });
+                let earlier = record
+                    .sober
+                    .as_ref()
+                    .map(|s| s.earlier.clone())
+                    .unwrap_or_default();
+                next.sober = Some(Sobriety {
+                    since: date,
+                    earlier,
+                });
                 self.content.render(
                     locale,
                     Msg::SoberSet,
@@ -401,7 +430,11 @@ impl Engine {
         let reply = match &record.sober {
             None => self.say(locale, Msg::DaysNone),
             Some(sober) => {
-                let today = turn.inbound.at.with_timezone(&self.zone_of(record)).date_naive();
+                let today = turn
+                    .inbound
+                    .at
+                    .with_timezone(&self.zone_of(record))
+                    .date_naive();
                 let mut text = self.content.render(
                     locale,
                     Msg::DaysCount,

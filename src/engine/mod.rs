@@ -23,8 +23,8 @@ use crate::safety::{Assessment, Request};
 use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
-pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 pub use plan::LATE_LIMIT;
+pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 
 /// One message or button press from a person.
 #[derive(Debug, Clone)]
@@ -652,10 +652,9 @@ impl Engine {
             (Action::Rsvp { session, answer }, Some(record)) => {
                 self.rsvp(turn, record, session, answer)
             }
-            (
-                action @ (Action::Mood(_) | Action::Used(_) | Action::ReachOut(_)),
-                Some(record),
-            ) => self.checkin_answer(turn, record, action),
+            (action @ (Action::Mood(_) | Action::Used(_) | Action::ReachOut(_)), Some(record)) => {
+                self.checkin_answer(turn, record, action)
+            }
             (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
             (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
             (Action::Outreach { want: true, reason }, Some(record))

@@ -17,9 +17,9 @@ use super::{Button, Change, Engine, Outcome, Reply, Route, Stored, plain};
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::{Checkin, RsvpAnswer};
+use crate::schedule::Mark;
 use crate::schedule::milestone::next_milestone;
 use crate::schedule::recurrence::resolve_wall;
-use crate::schedule::Mark;
 
 /// How late a check-in or milestone may still go out after downtime.
 pub const LATE_LIMIT: Duration = Duration::hours(24);
@@ -34,7 +34,10 @@ impl Engine {
         let tz = self.zone_of(record);
         let mut jobs = Vec::new();
         if record.discharged_on.is_none()
-            && let Some(program) = record.program.as_deref().and_then(|id| schedules.program(id))
+            && let Some(program) = record
+                .program
+                .as_deref()
+                .and_then(|id| schedules.program(id))
             && let Some(slot) = program.next_reminder(tz, &schedules.quiet, now)
         {
             jobs.push(Job {
@@ -48,19 +51,27 @@ impl Engine {
             && let Some(at) = schedules.ladder.next_checkin(tz, discharged, now)
         {
             jobs.push(Job {
-                at: schedules.quiet.defer(tz, at).max(now + Duration::seconds(1)),
+                at: schedules
+                    .quiet
+                    .defer(tz, at)
+                    .max(now + Duration::seconds(1)),
                 kind: JobKind::Checkin,
             });
         }
         if let Some(sober) = &record.sober {
-            let mut after = now.with_timezone(&tz).date_naive().pred_opt().unwrap_or_default();
+            let mut after = now
+                .with_timezone(&tz)
+                .date_naive()
+                .pred_opt()
+                .unwrap_or_default();
             for _ in 0..3 {
                 let Some((date, mark)) = next_milestone(sober.since, after) else {
                     break;
                 };
-                let at = schedules
-                    .quiet
-                    .defer(tz, resolve_wall(tz, date.and_time(schedules.milestone_time)));
+                let at = schedules.quiet.defer(
+                    tz,
+                    resolve_wall(tz, date.and_time(schedules.milestone_time)),
+                );
                 if at > now {
                     jobs.push(Job {
                         at,
@@ -76,7 +87,13 @@ impl Engine {
 
     /// The scheduled job with kind `tag` due at `due` arrives at `now`. A job the record no
     /// longer holds (re-planned, forgotten) does nothing.
-    pub fn fire(&self, stored: &Stored, tag: u8, due: DateTime<Utc>, now: DateTime<Utc>) -> Outcome {
+    pub fn fire(
+        &self,
+        stored: &Stored,
+        tag: u8,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         let Stored::Found(record) = stored else {
             return self.quiet_outcome(self.settings.default_locale, Change::Keep);
         };
@@ -126,7 +143,12 @@ impl Engine {
     }
 
     /// A reminder with RSVP buttons — or, for a cancelled session, the notice (once).
-    fn remind(&self, record: &mut UserRecord, session: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Reply> {
+    fn remind(
+        &self,
+        record: &mut UserRecord,
+        session: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<Reply> {
         let locale = record.locale;
         let Some(program) = record
             .program
@@ -283,10 +305,11 @@ impl Engine {
                 self.content
                     .render(locale, Msg::MilestoneDays, &[("days", &days.to_string())])
             }
-            Mark::Years(years) => {
-                self.content
-                    .render(locale, Msg::MilestoneYears, &[("years", &years.to_string())])
-            }
+            Mark::Years(years) => self.content.render(
+                locale,
+                Msg::MilestoneYears,
+                &[("years", &years.to_string())],
+            ),
         })
     }
 }

@@ -183,9 +183,14 @@ pub struct Job {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum JobKind {
     /// A reminder of (or, if cancelled, a notice about) the session starting at `session`.
-    Reminder { session: DateTime<Utc> },
+    Reminder {
+        session: DateTime<Utc>,
+    },
     Checkin,
-    Milestone { date: NaiveDate, mark: Mark },
+    Milestone {
+        date: NaiveDate,
+        mark: Mark,
+    },
 }
 
 impl JobKind {

@@ -93,7 +93,9 @@ impl Program {
             if occurrence.start > horizon && best.is_some() {
                 break;
             }
-            if let Some(at) = self.reminder_times(tz, quiet, occurrence.start).find(|&t| t > after)
+            if let Some(at) = self
+                .reminder_times(tz, quiet, occurrence.start)
+                .find(|&t| t > after)
                 && best.is_none_or(|b| at < b.at)
             {
                 best = Some(ReminderSlot {
@@ -132,11 +134,41 @@ impl Program {
 
 /// Words that would tell a lock screen or a shoulder-surfer what the group is for.
 const REVEALING: &[&str] = &[
-    "rehab", "recovery", "addiction", "addict", "substance", "alcohol", "alcoholic", "drug",
-    "drugs", "detox", "treatment", "iop", "sober", "sobriety", "aa", "na", "mental",
-    "psychiatric", "psych", "therapy", "opioid", "methadone", "suboxone", "relapse",
-    "rehabilitacion", "adiccion", "adicciones", "alcoholismo", "drogas", "tratamiento",
-    "sobriedad", "recuperacion", "terapia", "psiquiatrico", "desintoxicacion",
+    "rehab",
+    "recovery",
+    "addiction",
+    "addict",
+    "substance",
+    "alcohol",
+    "alcoholic",
+    "drug",
+    "drugs",
+    "detox",
+    "treatment",
+    "iop",
+    "sober",
+    "sobriety",
+    "aa",
+    "na",
+    "mental",
+    "psychiatric",
+    "psych",
+    "therapy",
+    "opioid",
+    "methadone",
+    "suboxone",
+    "relapse",
+    "rehabilitacion",
+    "adiccion",
+    "adicciones",
+    "alcoholismo",
+    "drogas",
+    "tratamiento",
+    "sobriedad",
+    "recuperacion",
+    "terapia",
+    "psiquiatrico",
+    "desintoxicacion",
 ];
 
 /// The first word of `name` that reveals treatment, if any.
@@ -156,9 +188,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             number.push(c);
             continue;
         }
-        let n: i64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\""))?;
+        let n: i64 = number.parse().map_err(|_| {
+            format!("{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\"")
+        })?;
         number.clear();
         total += match c {
             'd' => Duration::days(n),

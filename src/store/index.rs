@@ -80,7 +80,11 @@ impl Store {
 
     /// The earliest scheduled moment, if any: one read, however many people there are.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.due.first()?.and_then(|(k, _)| parse_due(&k)).map(|e| e.at))
+        Ok(self
+            .due
+            .first()?
+            .and_then(|(k, _)| parse_due(&k))
+            .map(|e| e.at))
     }
 
     /// Scheduled moments in `[from, to)`, earliest first.

@@ -22,7 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::engine::{Stored, UserRecord};
 use crate::user::UserKey;
 pub use index::DueEntry;
-pub use outbox::{Outgoing, OutboxKey, Priority};
+pub use outbox::{OutboxKey, Outgoing, Priority};
 
 /// The schema version written in front of every value.
 pub const SCHEMA_VERSION: u8 = 1;
@@ -140,11 +140,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = user_prefix(user);
         let value = encode(record)?;
-        let new_due: Vec<Vec<u8>> = record.jobs.iter().map(|j| index::due_key(user, j)).collect();
-        let new_member = record.program.as_deref().map(|p| index::member_key(p, user));
+        let new_due: Vec<Vec<u8>> = record
+            .jobs
+            .iter()
+            .map(|j| index::due_key(user, j))
+            .collect();
+        let new_member = record
+            .program
+            .as_deref()
+            .map(|p| index::member_key(p, user));
         let mut queued = Vec::with_capacity(outgoing.len());
         for item in outgoing {
-            queued.push((outbox::key(item.priority, self.db.generate_id()?), encode(item)?));
+            queued.push((
+                outbox::key(item.priority, self.db.generate_id()?),
+                encode(item)?,
+            ));
         }
         let result = (&self.users, &self.due, &self.members, &self.outbox).transaction(
             |(users, due, members, outbox)| {
@@ -271,11 +281,16 @@ impl Store {
 
     /// A remembered one-off event (not about a person), such as an announced cancellation.
     pub fn meta_flag(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.db.open_tree(META)?.contains_key(format!("flag:{name}"))?)
+        Ok(self
+            .db
+            .open_tree(META)?
+            .contains_key(format!("flag:{name}"))?)
     }
 
     pub fn set_meta_flag(&self, name: &str) -> Result<(), StoreError> {
-        self.db.open_tree(META)?.insert(format!("flag:{name}"), &[][..])?;
+        self.db
+            .open_tree(META)?
+            .insert(format!("flag:{name}"), &[][..])?;
         Ok(())
     }
 

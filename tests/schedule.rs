@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::America::{Chicago, New_York};
 use chrono_tz::Tz;
 use waypoint::schedule::milestone::{Mark, days_since, next_milestone};

@@ -294,7 +294,11 @@ impl Engine {
         }
         if let Change::Save { record, .. } = &mut outcome.change {
             record.unreachable = false;
-            record.jobs = self.plan(record, now);
+            let previous = match stored {
+                Stored::Found(old) => old.jobs.as_slice(),
+                _ => &[],
+            };
+            record.jobs = self.replan(previous, record, now);
         }
         outcome
     }

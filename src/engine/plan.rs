@@ -85,6 +85,22 @@ impl Engine {
         jobs
     }
 
+    /// [`Engine::plan`], except that a job already due but not yet fired (the scheduler
+    /// is a moment behind, or this very wake is firing several) keeps its place: a
+    /// change to the record must never swallow a message that is due.
+    pub fn replan(&self, previous: &[Job], record: &UserRecord, now: DateTime<Utc>) -> Vec<Job> {
+        let mut jobs = self.plan(record, now);
+        for job in jobs.iter_mut() {
+            if let Some(pending) = previous
+                .iter()
+                .find(|p| p.at <= now && p.kind.tag() == job.kind.tag())
+            {
+                *job = pending.clone();
+            }
+        }
+        jobs
+    }
+
     /// The scheduled job with kind `tag` due at `due` arrives at `now`. A job the record no
     /// longer holds (re-planned, forgotten) does nothing.
     pub fn fire(
@@ -119,7 +135,8 @@ impl Engine {
                 _ => Vec::new(),
             }
         };
-        next.jobs = self.plan(&next, now);
+        let others: Vec<Job> = record.jobs.iter().filter(|j| **j != job).cloned().collect();
+        next.jobs = self.replan(&others, &next, now);
         Outcome {
             replies,
             change: Change::Save {
@@ -256,6 +273,7 @@ impl Engine {
         };
         let mut next = record.clone();
         push_recent(&mut next.cancel_notices, session);
+        next.jobs = self.replan(&record.jobs, &next, now);
         let reply = self.cancellation_notice(
             record.locale,
             &program.name,
@@ -263,7 +281,6 @@ impl Engine {
             now,
             self.zone_of(record),
         );
-        next.jobs = self.plan(&next, now);
         Outcome {
             replies: vec![reply],
             change: Change::Save {

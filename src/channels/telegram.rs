@@ -56,12 +56,7 @@ pub async fn run(
     token: String,
     api_url: Option<String>,
 ) -> Result<(), TelegramError> {
-    let mut bot = Bot::new(token);
-    if let Some(url) = api_url {
-        let trimmed = url.trim_end_matches('/');
-        let parsed = reqwest_url(trimmed).ok_or_else(|| TelegramError::BadUrl(url.clone()))?;
-        bot = bot.set_api_url(parsed);
-    }
+    let bot = bot(token, api_url)?;
     let me = bot.get_me().await?;
     tracing::info!(bot = %me.username(), "connected to the Bot API");
     register_commands(&bot, &app).await;
@@ -122,8 +117,14 @@ pub async fn run(
     Ok(())
 }
 
-fn reqwest_url(s: &str) -> Option<url::Url> {
-    url::Url::parse(s).ok()
+fn bot(token: String, api_url: Option<String>) -> Result<Bot, TelegramError> {
+    let mut bot = Bot::new(token);
+    if let Some(url) = api_url {
+        let parsed = url::Url::parse(url.trim_end_matches('/'))
+            .map_err(|_| TelegramError::BadUrl(url.clone()))?;
+        bot = bot.set_api_url(parsed);
+    }
+    Ok(bot)
 }
 
 #[cfg(unix)]
@@ -269,6 +270,15 @@ async fn process(deps: &Deps, inbound: Inbound) {
 /// Sends through the Bot API. Sorts teloxide's errors into what the sender can act on.
 pub struct TelegramTransport {
     bot: Bot,
+}
+
+impl TelegramTransport {
+    /// A transport to the Bot API at `api_url` (Telegram's own when `None`).
+    pub fn new(token: String, api_url: Option<String>) -> Result<Self, TelegramError> {
+        Ok(Self {
+            bot: bot(token, api_url)?,
+        })
+    }
 }
 
 impl Transport for TelegramTransport {

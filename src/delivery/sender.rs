@@ -179,6 +179,7 @@ impl<T: Transport> Sender<T> {
             st.in_flight.insert(key.clone());
             st.busy.insert(item.user.clone());
             let transport = self.transport.clone();
+            tracing::debug!(priority = ?item.priority, attempts = item.attempts, "sending");
             st.tasks.spawn(async move {
                 let result = transport.send(&item.user, &item.reply).await;
                 (key, item, result)

@@ -17,6 +17,19 @@ struct State {
     next_message_id: i64,
     calls: Vec<(String, Value)>,
     blocked: HashSet<i64>,
+    /// Answers for the next sendMessage calls, before any normal answer.
+    faults: VecDeque<Fault>,
+    /// (chat, text) of every message accepted.
+    delivered: Vec<(i64, String)>,
+}
+
+/// A failure the stand-in can be told to answer with.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// 429 with `retry_after` seconds.
+    TooMany(u32),
+    /// 500 Internal Server Error.
+    ServerError,
 }
 
 #[derive(Clone)]
@@ -89,6 +102,25 @@ impl BotApi {
                 "message": {"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": "earlier"}
             }})
         });
+    }
+
+    /// The next sendMessage calls fail with `faults`, in order.
+    pub fn fail_next(&self, faults: &[Fault]) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .extend(faults.iter().copied());
+    }
+
+    /// Texts accepted for `chat` (failed attempts excluded), in order.
+    pub fn delivered_to(&self, chat: i64) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.delivered
+            .iter()
+            .filter(|(c, _)| *c == chat)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 
     pub fn block(&self, chat: i64) {
@@ -243,6 +275,21 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
         "sendmessage" => {
             let chat = params["chat_id"].as_i64().unwrap_or(0);
             let mut s = state.lock().unwrap();
+            match s.faults.pop_front() {
+                Some(Fault::TooMany(secs)) => {
+                    return (
+                        429,
+                        json!({"ok": false, "error_code": 429, "description": format!("Too Many Requests: retry after {secs}"), "parameters": {"retry_after": secs}}),
+                    );
+                }
+                Some(Fault::ServerError) => {
+                    return (
+                        500,
+                        json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+                    );
+                }
+                None => {}
+            }
             if s.blocked.contains(&chat) {
                 return (
                     403,
@@ -251,6 +298,8 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
             }
             let mid = s.next_message_id;
             s.next_message_id += 1;
+            let text = params["text"].as_str().unwrap_or_default().to_string();
+            s.delivered.push((chat, text));
             ok(
                 json!({"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": params["text"]}),
             )

@@ -1,0 +1,169 @@
+//! The sender against a loopback Bot API stand-in: 429 pauses and retries, 5xx backs off
+//! and retries, 403 marks the person unreachable, crisis replies go first, and nothing
+//! queued is lost.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::bot_api::{BotApi, Fault};
+use tokio::sync::{Notify, watch};
+use waypoint::app::App;
+use waypoint::channels::telegram::TelegramTransport;
+use waypoint::delivery::{Limits, Sender, SenderStats};
+use waypoint::engine::{Reply, Stored, UserRecord};
+use waypoint::locale::Locale;
+use waypoint::store::{Outgoing, Priority, Store};
+use waypoint::user::{Channel, UserKey};
+
+fn reply(text: &str) -> Reply {
+    Reply {
+        text: text.into(),
+        buttons: vec![],
+        urgent: false,
+    }
+}
+
+fn user(chat: i64) -> UserKey {
+    UserKey::new(Channel::Telegram, chat.to_string())
+}
+
+/// Quick retries, so the test takes seconds, not minutes.
+fn limits() -> Limits {
+    Limits {
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        ..Limits::default()
+    }
+}
+
+/// Runs a sender until the outbox is empty (or 20 s pass), then stops it.
+async fn drain(api: &BotApi, store: &Store) -> SenderStats {
+    let app = Arc::new(App::new(common::engine(), Arc::new(store.clone())));
+    let transport = TelegramTransport::new("1:T".into(), Some(api.url.clone())).unwrap();
+    let sender = Sender::new(store.clone(), app, Arc::new(transport), limits());
+    let (stop, shutdown) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let task = tokio::spawn(sender.run(wake.clone(), shutdown));
+    for _ in 0..400 {
+        if store.outbox_len() == 0 {
+            break;
+        }
+        wake.notify_one();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_pauses_everything_then_every_message_arrives_once() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let items: Vec<Outgoing> = (0..5)
+        .map(|i| Outgoing::new(user(100 + i), reply(&format!("m{i}")), Priority::Scheduled))
+        .collect();
+    store.enqueue(&items).unwrap();
+    api.fail_next(&[Fault::TooMany(1)]);
+    let started = std::time::Instant::now();
+    let stats = drain(&api, &store).await;
+    assert_eq!(stats.retried_after_429, 1);
+    assert_eq!(stats.sent, 5);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "retry_after was honoured"
+    );
+    for i in 0..5 {
+        assert_eq!(api.delivered_to(100 + i), vec![format!("m{i}")]);
+    }
+    assert_eq!(store.outbox_len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_back_off_and_retry_then_succeed() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .enqueue(&[Outgoing::new(user(7), reply("hello"), Priority::Reply)])
+        .unwrap();
+    // teloxide itself waits 10 s after a 5xx before returning the error; one is enough.
+    api.fail_next(&[Fault::ServerError]);
+    let stats = drain(&api, &store).await;
+    assert_eq!(stats.transient_failures, 1);
+    assert_eq!(stats.sent, 1);
+    assert_eq!(api.delivered_to(7), vec!["hello"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_chat_marks_the_person_unreachable_and_drops_their_queue() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut record = UserRecord::new(Locale::En, common::t0());
+    record.jobs.push(waypoint::engine::Job {
+        at: common::t0() + chrono::Duration::days(1),
+        kind: waypoint::engine::JobKind::Checkin,
+    });
+    store.save(&user(9), &record, false).unwrap();
+    assert_eq!(store.due_len(), 1);
+    api.block(9);
+    store
+        .enqueue(&[
+            Outgoing::new(user(9), reply("one"), Priority::Scheduled),
+            Outgoing::new(user(9), reply("two"), Priority::Scheduled),
+            Outgoing::new(user(10), reply("other"), Priority::Scheduled),
+        ])
+        .unwrap();
+    let stats = drain(&api, &store).await;
+    assert_eq!(stats.unreachable, 1);
+    assert_eq!(api.delivered_to(10), vec!["other"]);
+    assert!(api.delivered_to(9).is_empty());
+    match store.load(&user(9)).unwrap() {
+        Stored::Found(r) => assert!(r.unreachable && r.jobs.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.due_len(), 0, "nothing more is scheduled for them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_replies_go_ahead_of_a_queue_of_reminders() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reminders: Vec<Outgoing> = (0..60)
+        .map(|i| Outgoing::new(user(1000 + i), reply("reminder"), Priority::Scheduled))
+        .collect();
+    store.enqueue(&reminders).unwrap();
+    store
+        .enqueue(&[Outgoing::new(user(5), reply("crisis"), Priority::Urgent)])
+        .unwrap();
+    drain(&api, &store).await;
+    let order: Vec<i64> = api
+        .calls("sendMessage")
+        .iter()
+        .map(|c| c["chat_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order.len(), 61);
+    assert_eq!(order[0], 5, "the crisis reply went first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_chat_gets_at_most_one_message_a_second_in_order() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let items: Vec<Outgoing> = (0..3)
+        .map(|i| Outgoing::new(user(42), reply(&format!("part {i}")), Priority::Reply))
+        .collect();
+    store.enqueue(&items).unwrap();
+    let started = std::time::Instant::now();
+    drain(&api, &store).await;
+    assert_eq!(api.delivered_to(42), vec!["part 0", "part 1", "part 2"]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "spaced a second apart"
+    );
+}

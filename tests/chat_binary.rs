@@ -138,3 +138,48 @@ fn check_reports_file_line_and_field() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+#[test]
+fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_arrive() {
+    let data = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
+    // Monday 30 November 2026, 10:00 in New York. Buttons: 1 = agree, 1 = New York,
+    // 1 = Evening group; after the reminder, 3 = "Can't make it"; at the check-in,
+    // 2 = a score of 2, then 2 = no use, then 2 = no outreach.
+    let script = "/start\n1\n1\n/program\n1\n/_time +6h\n3\n/_discharge 2026-11-30\n/_time +2d1h\n2\n2\n2\n/privacy\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["--config", config, "chat", "--lang", "en", "--user", "newcomer"])
+        .args(["--at", "2026-11-30T15:00:00Z", "--data"])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut rest = stdout.as_ref();
+    for expected in [
+        "[1] Evening group",
+        "You'll get reminders for Evening group. Next session: tonight at 6:00 PM.",
+        "(clock moved to 2026-11-30 21:00 UTC)",
+        "Evening group: tonight at 6:00 PM.",
+        "Where: Room 2, 100 Main Street",
+        "[1] Going   [2] Running late   [3] Can't make it",
+        "noted it for your care team",
+        "Congratulations on finishing the program",
+        "(clock moved to 2026-12-02 22:00 UTC)",
+        "How are you doing, from 1 (really hard) to 5 (doing well)?",
+        "Any alcohol or drug use since the last check-in?",
+        "reach out to you?",
+        "noted your answers for your care team",
+        "notes for your care team: 2",
+    ] {
+        let at = rest
+            .find(expected)
+            .unwrap_or_else(|| panic!("missing (in order) {expected:?} in:\n{stdout}"));
+        rest = &rest[at + expected.len()..];
+    }
+}

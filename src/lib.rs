@@ -3,7 +3,11 @@
 //! # Layout
 //! - [`safety`], [`content`], [`engine`]: the pure core. Text in, replies and state
 //!   changes out; time is passed in; no I/O beyond loading content at start.
-//! - [`store`]: the sled store (the only module that knows sled).
+//! - [`schedule`]: pure schedule maths (cron in a time zone, quiet hours, the check-in
+//!   ladder, milestones); the engine plans with it.
+//! - [`store`]: the sled store (the only module that knows sled), with the due index and
+//!   the outbox.
+//! - [`delivery`]: the scheduler loop and the rate-limited outbox sender.
 //! - [`app`]: wiring — load state, run the engine, commit, hand replies to a channel.
 //! - [`channels`]: the terminal and Telegram adapters (only `channels::telegram` knows
 //!   teloxide).

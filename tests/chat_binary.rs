@@ -148,7 +148,9 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
     // 2 = a score of 2, then 2 = no use, then 2 = no outreach.
     let script = "/start\n1\n1\n/program\n1\n/_time +6h\n3\n/_discharge 2026-11-30\n/_time +2d1h\n2\n2\n2\n/privacy\n";
     let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-        .args(["--config", config, "chat", "--lang", "en", "--user", "newcomer"])
+        .args([
+            "--config", config, "chat", "--lang", "en", "--user", "newcomer",
+        ])
         .args(["--at", "2026-11-30T15:00:00Z", "--data"])
         .arg(data.path())
         .stdin(Stdio::piped())
@@ -156,10 +158,19 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut rest = stdout.as_ref();
     for expected in [
         "[1] Evening group",

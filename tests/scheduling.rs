@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use waypoint::app::App;
 use waypoint::config::Config;
 use waypoint::delivery::Scheduler;

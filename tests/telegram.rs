@@ -216,3 +216,62 @@ fn a_missing_token_names_the_variable_and_botfather() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_check_ins_survive_a_stop_mid_burst_and_go_out_exactly_once() {
+    let api = BotApi::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let chats: Vec<i64> = (8000..8090).collect();
+    {
+        // Ninety alumni whose weekly check-in fell due a minute ago.
+        let store = Store::open(data.path()).unwrap();
+        let now = chrono::Utc::now();
+        for chat in &chats {
+            let mut record = waypoint::engine::UserRecord::new(waypoint::locale::Locale::En, now);
+            record.dialogue = waypoint::engine::Dialogue::Idle;
+            record.timezone = Some("America/New_York".into());
+            record.discharged_on = Some(now.date_naive() - chrono::Duration::days(3));
+            record.jobs = vec![waypoint::engine::Job {
+                at: now - chrono::Duration::minutes(1),
+                kind: waypoint::engine::JobKind::Checkin,
+            }];
+            store
+                .save(
+                    &UserKey::new(Channel::Telegram, chat.to_string()),
+                    &record,
+                    true,
+                )
+                .unwrap();
+        }
+    }
+    let checkins = |a: &BotApi, chat: i64| {
+        a.delivered_to(chat)
+            .iter()
+            .filter(|t| t.contains("How are you doing"))
+            .count()
+    };
+    let bot = Bot::start(&api, data.path());
+    // At 30 a second the burst takes three seconds: stop it part-way.
+    api.wait_until(20, "the burst to start", |a| {
+        chats.iter().filter(|c| checkins(a, **c) > 0).count() >= 15
+    })
+    .await;
+    assert!(bot.stop().success());
+    let sent_before = chats.iter().filter(|c| checkins(&api, **c) > 0).count();
+    assert!(sent_before < chats.len(), "the stop came mid-burst");
+
+    let bot = Bot::start(&api, data.path());
+    api.wait_until(20, "every check-in", |a| {
+        chats.iter().all(|c| checkins(a, *c) > 0)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(bot.stop().success());
+    for chat in &chats {
+        assert_eq!(
+            checkins(&api, *chat),
+            1,
+            "chat {chat} got its check-in once"
+        );
+    }
+}

@@ -9,7 +9,7 @@
 //! its session starts, a check-in or milestone within [`LATE_LIMIT`] — and is otherwise
 //! dropped. Either way the next one is planned from the present.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use super::care::close_open_checkin;
 use super::state::{EscalationReason, Job, JobKind, UserRecord};
@@ -27,6 +27,18 @@ pub const LATE_LIMIT: Duration = Duration::hours(24);
 impl Engine {
     /// Everything scheduled for `record` strictly after `now`, at most one job per kind.
     pub fn plan(&self, record: &UserRecord, now: DateTime<Utc>) -> Vec<Job> {
+        let mut jobs = self.plan_exact(record, now);
+        // Whole seconds: the due index keeps milliseconds, and people read minutes.
+        for job in &mut jobs {
+            job.at = job.at.trunc_subsecs(0);
+            if job.at <= now {
+                job.at += Duration::seconds(1);
+            }
+        }
+        jobs
+    }
+
+    fn plan_exact(&self, record: &UserRecord, now: DateTime<Utc>) -> Vec<Job> {
         if record.paused || record.unreachable {
             return Vec::new();
         }
@@ -117,7 +129,8 @@ impl Engine {
         let Some(job) = record
             .jobs
             .iter()
-            .find(|j| j.kind.tag() == tag && j.at == due)
+            // The due index keeps milliseconds.
+            .find(|j| j.kind.tag() == tag && j.at.timestamp_millis() == due.timestamp_millis())
             .cloned()
         else {
             return self.quiet_outcome(locale, Change::Keep);

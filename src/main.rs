@@ -137,10 +137,33 @@ fn main() -> Result<()> {
     let clock = SystemClock;
     match cli.command {
         Command::Check => {
-            emit(&format!(
+            let mut out = format!(
                 "configuration and content OK ({})\n",
                 messages_dir.display()
-            ));
+            );
+            // Staff can see at a glance that a cron line means what they intended.
+            for program in &config.settings.schedules.programs {
+                out.push_str(&format!("program {:?} ({}):", program.id, program.name));
+                let mut at = clock.now();
+                for _ in 0..3 {
+                    let Some(next) = program.next_session(at) else {
+                        break;
+                    };
+                    let local = next.start.with_timezone(&program.timezone);
+                    let cancelled = if program.is_cancelled(next.start) {
+                        " (cancelled)"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(
+                        " {}{cancelled};",
+                        local.format("%a %Y-%m-%d %H:%M %Z")
+                    ));
+                    at = next.start;
+                }
+                out.push('\n');
+            }
+            emit(&out);
             Ok(())
         }
         Command::Triage {

@@ -407,3 +407,24 @@ fn a_message_written_while_a_reminder_is_due_does_not_swallow_it() {
     let sent = b.deliver(utc("2026-11-30T21:00:06Z"));
     assert_eq!(sent.len(), 1, "{sent:?}");
 }
+
+#[test]
+fn a_spanish_speaker_gets_the_reminder_in_spanish_with_a_24_hour_clock() {
+    let b = Bench::new();
+    let at = utc("2026-11-29T14:00:00Z"); // Sunday
+    b.say(&ana(), at, Body::Button("c:y:es".into()));
+    b.say(&ana(), at, Body::Button("tz:America/New_York".into()));
+    b.say(&ana(), at, Body::Button("p:evening".into()));
+    let sent = b.deliver(utc("2026-11-29T23:00:00Z")); // Sunday 18:00: 24 h before Monday
+    assert_eq!(sent.len(), 1);
+    let text = &sent[0].reply.text;
+    assert!(
+        text.starts_with("Evening group: mañana a las 18:00."),
+        "{text}"
+    );
+    let labels: Vec<&str> = sent[0].reply.buttons[0]
+        .iter()
+        .map(|b| b.label.as_str())
+        .collect();
+    assert_eq!(labels, ["Voy", "Llego tarde", "No puedo ir"]);
+}

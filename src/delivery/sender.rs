@@ -138,6 +138,7 @@ impl<T: Transport> Sender<T> {
             }
             let now = Instant::now();
             let window = self.limits.window;
+            let spacing = window / self.limits.per_window.max(1) as u32;
             while st
                 .starts
                 .front()
@@ -151,6 +152,10 @@ impl<T: Transport> Sender<T> {
                 Some(None)
             } else if st.starts.len() >= self.limits.per_window {
                 Some(st.starts.front().map(|f| *f + window))
+            } else if let Some(last) = st.starts.back().filter(|l| now < **l + spacing) {
+                // Evenly spaced, not in bursts: a burst of 30 meets the server's window
+                // with no room for the network's jitter.
+                Some(Some(*last + spacing))
             } else {
                 None
             };

@@ -138,7 +138,9 @@ impl<T: Transport> Sender<T> {
             }
             let now = Instant::now();
             let window = self.limits.window;
-            let spacing = window / self.limits.per_window.max(1) as u32;
+            // Telegram's rate spread evenly; the window (a little over a second) is what
+            // keeps the count in any second at or under the limit.
+            let spacing = Duration::from_secs(1) / self.limits.per_window.max(1) as u32;
             while st
                 .starts
                 .front()
@@ -174,18 +176,20 @@ impl<T: Transport> Sender<T> {
                 self.idle(&mut st, &wake, &mut shutdown, wait).await;
                 continue;
             };
-            // The scheduler flushes before it wakes us; this makes sure of it for anything
-            // queued concurrently, so a sent message is never re-fired after a crash.
-            if let Err(e) = self.store.flush_async().await {
-                tracing::error!(error = %e, "cannot flush before sending");
-            }
             st.starts.push_back(now);
             st.last_to.insert(item.user.clone(), now);
             st.in_flight.insert(key.clone());
             st.busy.insert(item.user.clone());
             let transport = self.transport.clone();
+            let store = self.store.clone();
             tracing::debug!(priority = ?item.priority, attempts = item.attempts, "sending");
             st.tasks.spawn(async move {
+                // The scheduler flushes before it wakes us; this makes sure of it for
+                // anything queued concurrently, so a sent message is never re-fired after
+                // a crash. In the task, so the next send need not wait for the disk.
+                if let Err(e) = store.flush_async().await {
+                    tracing::error!(error = %e, "cannot flush before sending");
+                }
                 let result = transport.send(&item.user, &item.reply).await;
                 (key, item, result)
             });

@@ -148,18 +148,17 @@ impl<T: Transport> Sender<T> {
             {
                 st.starts.pop_front();
             }
+            // Evenly spaced, not in bursts: a burst of 30 meets the server's window with no
+            // room for the network's jitter.
+            let next_slot = st.starts.back().map(|l| *l + spacing).filter(|t| *t > now);
             let gate = if let Some(until) = st.paused_until.filter(|u| *u > now) {
                 Some(Some(until))
             } else if st.in_flight.len() >= self.limits.max_in_flight {
                 Some(None)
             } else if st.starts.len() >= self.limits.per_window {
                 Some(st.starts.front().map(|f| *f + window))
-            } else if let Some(last) = st.starts.back().filter(|l| now < **l + spacing) {
-                // Evenly spaced, not in bursts: a burst of 30 meets the server's window
-                // with no room for the network's jitter.
-                Some(Some(*last + spacing))
             } else {
-                None
+                next_slot.map(Some)
             };
             if let Some(until) = gate {
                 self.idle(&mut st, &wake, &mut shutdown, until).await;

@@ -7,7 +7,11 @@
 
 use std::sync::Arc;
 
-use crate::engine::{Change, Engine, Inbound, Outcome, Stored, UserRecord};
+use chrono::{DateTime, Utc};
+
+use crate::engine::buttons::Action;
+use crate::engine::{Body, Change, Engine, Inbound, Outcome, Stored, UserRecord};
+use crate::enroll::{self, InviteStatus};
 use crate::pseudonym;
 use crate::store::{Store, StoreError};
 use crate::user::UserKey;
@@ -19,6 +23,13 @@ pub trait Records: Send + Sync {
     fn forget(&self, user: &UserKey) -> Result<usize, StoreError>;
     fn mark_unreachable(&self, user: &UserKey) -> Result<(), StoreError>;
     fn log_salt(&self) -> [u8; 16];
+    /// The verdict on an invite code at `now`; `redeem` also counts one use.
+    fn invite(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+        redeem: bool,
+    ) -> Result<InviteStatus, StoreError>;
 }
 
 impl Records for Store {
@@ -36,6 +47,18 @@ impl Records for Store {
     }
     fn log_salt(&self) -> [u8; 16] {
         Store::log_salt(self)
+    }
+    fn invite(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+        redeem: bool,
+    ) -> Result<InviteStatus, StoreError> {
+        if redeem {
+            self.redeem_invite(code, now)
+        } else {
+            self.peek_invite(code, now)
+        }
     }
 }
 
@@ -61,7 +84,10 @@ impl App {
             tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
             Stored::Unreadable
         });
-        let mut outcome = self.engine.handle(&stored, inbound);
+        let invite = self.invite(&stored, inbound, &tag);
+        let mut outcome = self
+            .engine
+            .handle_invited(&stored, inbound, invite.as_ref());
         let committed = match &outcome.change {
             Change::Keep => Ok(()),
             Change::Save { record, durable } => self.records.save(&inbound.user, record, *durable),
@@ -78,6 +104,39 @@ impl App {
         outcome.replies.sort_by_key(|r| !r.urgent);
         tracing::info!(user = %tag, route = outcome.route.name(), replies = outcome.replies.len(), "handled");
         outcome
+    }
+
+    /// Looks up an invite code the message presents. `/start <code>` before consent
+    /// only peeks (nothing is stored before consent); consent given with a code, or
+    /// `/start <code>` from someone already set up, uses it.
+    fn invite(&self, stored: &Stored, inbound: &Inbound, tag: &str) -> Option<InviteStatus> {
+        let (code, redeem) = match &inbound.body {
+            Body::Text(text) => {
+                let mut words = text.split_whitespace();
+                let command = words.next()?.split('@').next()?;
+                let code = words.next()?;
+                if !command.eq_ignore_ascii_case("/start") || !enroll::looks_like_code(code) {
+                    return None;
+                }
+                (code.to_string(), matches!(stored, Stored::Found(_)))
+            }
+            Body::Button(data) => match Action::decode(data)? {
+                Action::Consent {
+                    agree: true,
+                    invite: Some(code),
+                    ..
+                } if *stored == Stored::Nothing => (code, true),
+                _ => return None,
+            },
+            Body::Unsupported => return None,
+        };
+        match self.records.invite(&code, inbound.at, redeem) {
+            Ok(status) => Some(status),
+            Err(e) => {
+                tracing::error!(user = %tag, error = %e, "cannot look up an invite");
+                Some(InviteStatus::Unknown)
+            }
+        }
     }
 
     /// The channel reported the person unreachable (blocked the bot, deactivated).

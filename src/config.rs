@@ -100,6 +100,7 @@ struct ResourcesSection {
 #[serde(deny_unknown_fields)]
 struct TelegramSection {
     api_url: Option<Spanned<String>>,
+    bot_username: Option<Spanned<String>>,
 }
 
 /// The validated configuration.
@@ -109,6 +110,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub messages_dir: Option<PathBuf>,
     pub api_url: Option<String>,
+    /// The bot's @username, for invite links (`https://t.me/<username>?start=<code>`).
+    pub bot_username: Option<String>,
     /// The clinic's own FAQ entries (same format as `messages/<locale>/faq.toml`, with a
     /// `locale` on each item); relative paths are read from the working directory.
     pub faq_clinic_file: Option<PathBuf>,
@@ -239,6 +242,27 @@ impl Config {
             }
             None => None,
         };
+        let bot_username = match &file.telegram.bot_username {
+            Some(name) => {
+                let bare = name.get_ref().trim().trim_start_matches('@');
+                if (5..=32).contains(&bare.len())
+                    && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    Some(bare.to_string())
+                } else {
+                    problem(
+                        name.span(),
+                        "telegram.bot_username",
+                        format!(
+                            "{:?} is not a Telegram bot username (5–32 letters, digits or _)",
+                            name.get_ref()
+                        ),
+                    );
+                    None
+                }
+            }
+            None => None,
+        };
         settings.schedules = schedules(&file, settings.default_timezone, &mut problem);
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
@@ -248,6 +272,7 @@ impl Config {
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,
             api_url,
+            bot_username,
             faq_clinic_file: file.faq.clinic_file,
         })
     }

@@ -23,6 +23,7 @@ pub mod content;
 pub mod delivery;
 pub mod diagnostic;
 pub mod engine;
+pub mod enroll;
 pub mod faq;
 pub mod locale;
 pub mod pseudonym;

@@ -74,6 +74,9 @@ enum Command {
     Eval(EvalArgs),
     /// Validate the configuration and every file in messages/ (and lint the FAQ).
     Check,
+    /// Create an invite link (and a printable QR code) that enrolls people in a program,
+    /// or revoke one.
+    Invite(InviteArgs),
     /// FAQ authoring tools.
     Faq {
         #[command(subcommand)]
@@ -90,6 +93,31 @@ enum FaqCommand {
         #[arg(long)]
         lang: Option<String>,
     },
+}
+
+#[derive(Args)]
+struct InviteArgs {
+    /// The program's id, as in the configuration.
+    #[arg(long, required_unless_present = "revoke")]
+    program: Option<String>,
+    /// participant or alumnus (alumni start aftercare check-ins at once).
+    #[arg(long, default_value = "participant")]
+    role: String,
+    /// How long the invite stays valid (e.g. 14d, 48h), or "never".
+    #[arg(long, default_value = "14d")]
+    expires: String,
+    /// How many people may use it (default: no limit).
+    #[arg(long)]
+    uses: Option<u32>,
+    /// Also write the link as a QR code PNG here.
+    #[arg(long)]
+    qr: Option<PathBuf>,
+    /// The bot's @username (default: [telegram] bot_username in the configuration).
+    #[arg(long)]
+    bot: Option<String>,
+    /// Revoke this code instead of creating one.
+    #[arg(long, conflicts_with_all = ["program", "qr", "uses"])]
+    revoke: Option<String>,
 }
 
 #[derive(Args)]
@@ -120,7 +148,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Chat { .. } | Command::Triage { .. } | Command::Eval(_) | Command::Check
+        Command::Chat { .. }
+            | Command::Triage { .. }
+            | Command::Eval(_)
+            | Command::Check
+            | Command::Invite(_)
     );
     init_logging(if quiet { "warn" } else { "info" });
     let config = load_config(cli.config.as_deref())?;
@@ -184,6 +216,10 @@ fn main() -> Result<()> {
             .context("triage failed")
         }
         Command::Eval(args) => run_eval(&engine, &args, clock.now()),
+        Command::Invite(args) => {
+            let store = open_store(cli.data.as_deref(), &config)?;
+            invite(&store, &config, &args, clock.now())
+        }
         Command::Faq {
             command: FaqCommand::Explain { question, lang },
         } => {
@@ -290,6 +326,81 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn invite(
+    store: &Store,
+    config: &Config,
+    args: &InviteArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use waypoint::enroll::{self, Invite, Role};
+    if let Some(code) = &args.revoke {
+        if store
+            .revoke_invite(code.trim())
+            .map_err(|e| anyhow!("{e}"))?
+        {
+            emit("revoked: the code no longer enrolls anyone\n");
+            return Ok(());
+        }
+        bail!("no invite has that code");
+    }
+    let program = args.program.as_deref().unwrap_or_default();
+    let programs = &config.settings.schedules.programs;
+    if !programs.iter().any(|p| p.id == program) {
+        let known: Vec<&str> = programs.iter().map(|p| p.id.as_str()).collect();
+        bail!(
+            "no program {program:?} in the configuration (known: {}); add it as [[program]] first",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let role: Role = args.role.parse().map_err(|e: String| anyhow!(e))?;
+    let bot = args
+        .bot
+        .clone()
+        .or_else(|| config.bot_username.clone())
+        .ok_or_else(|| {
+            anyhow!("the bot's username is needed for the link: pass --bot NAME or set [telegram] bot_username")
+        })?;
+    let expires = match args.expires.trim() {
+        "never" => None,
+        text => Some(
+            now + waypoint::schedule::program::parse_duration(text)
+                .map_err(|e| anyhow!("--expires: {e}"))?,
+        ),
+    };
+    let code = enroll::new_code().map_err(|e| anyhow!("{e}"))?;
+    let invite = Invite {
+        program: program.to_string(),
+        role,
+        created: now,
+        expires,
+        max_uses: args.uses,
+        uses: 0,
+        revoked: false,
+    };
+    store
+        .put_invite(&code, &invite)
+        .map_err(|e| anyhow!("{e}"))?;
+    let link = enroll::deep_link(&bot, &code);
+    let mut out = format!(
+        "{link}\ncode: {code} (in the terminal: /start {code})\nprogram: {program}, role: {}, expires: {}, uses: {}\n",
+        args.role.trim().to_ascii_lowercase(),
+        expires.map_or("never".into(), |e| e
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string()),
+        args.uses.map_or("no limit".into(), |n| n.to_string()),
+    );
+    if let Some(path) = &args.qr {
+        enroll::write_qr_png(&link, path).map_err(|e| anyhow!("{e}"))?;
+        out.push_str(&format!("QR code: {}\n", path.display()));
+    }
+    emit(&out);
+    Ok(())
 }
 
 fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>) -> Result<()> {

@@ -4,6 +4,9 @@
 
 mod common;
 
+use chrono::{DateTime, Utc};
+use waypoint::enroll::InviteStatus;
+
 use std::sync::Arc;
 
 use common::Conversation;
@@ -281,6 +284,9 @@ impl Records for BrokenStore {
     }
     fn log_salt(&self) -> [u8; 16] {
         [0; 16]
+    }
+    fn invite(&self, _: &str, _: DateTime<Utc>, _: bool) -> Result<InviteStatus, StoreError> {
+        Err(fire())
     }
 }
 

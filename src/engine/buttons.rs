@@ -10,10 +10,14 @@ pub const MAX_DATA_BYTES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// `invite`: the code from `/start <code>`, carried through consent.
     Consent {
         agree: bool,
         locale: Locale,
+        invite: Option<String>,
     },
+    /// Whether the care team may see the text of a crisis message.
+    ShareText(bool),
     Timezone(String),
     Language(Locale),
     Forget {
@@ -41,7 +45,17 @@ impl Action {
     pub fn encode(&self) -> String {
         let yes_no = |b: bool| if b { "y" } else { "n" };
         let data = match self {
-            Action::Consent { agree, locale } => format!("c:{}:{}", yes_no(*agree), locale.code()),
+            Action::Consent {
+                agree,
+                locale,
+                invite: None,
+            } => format!("c:{}:{}", yes_no(*agree), locale.code()),
+            Action::Consent {
+                agree,
+                locale,
+                invite: Some(code),
+            } => format!("c:{}:{}:{code}", yes_no(*agree), locale.code()),
+            Action::ShareText(share) => format!("x:{}", yes_no(*share)),
             Action::Timezone(name) => format!("tz:{name}"),
             Action::Language(locale) => format!("l:{}", locale.code()),
             Action::Forget { confirm } => format!("f:{}", yes_no(*confirm)),
@@ -94,10 +108,21 @@ impl Action {
         let first = parts.next()?;
         let second = parts.next();
         Some(match (kind, second) {
-            ("c", Some(code)) => Action::Consent {
-                agree: yes_no(first)?,
-                locale: Locale::from_tag(code)?,
-            },
+            ("c", Some(rest)) => {
+                let (code, invite) = match rest.split_once(':') {
+                    Some((code, invite)) if crate::enroll::looks_like_code(invite) => {
+                        (code, Some(invite.to_string()))
+                    }
+                    Some(_) => return None,
+                    None => (rest, None),
+                };
+                Action::Consent {
+                    agree: yes_no(first)?,
+                    locale: Locale::from_tag(code)?,
+                    invite,
+                }
+            }
+            ("x", None) => Action::ShareText(yes_no(first)?),
             ("tz", None) => Action::Timezone(first.to_string()),
             ("tz", Some(rest)) => Action::Timezone(format!("{first}:{rest}")),
             ("l", None) => Action::Language(Locale::from_tag(first)?),
@@ -154,11 +179,19 @@ mod tests {
             Action::Consent {
                 agree: true,
                 locale: Locale::Es,
+                invite: None,
             },
             Action::Consent {
                 agree: false,
                 locale: Locale::En,
+                invite: None,
             },
+            Action::Consent {
+                agree: true,
+                locale: Locale::En,
+                invite: Some("AbCdEfGhIjKlMnOp".into()),
+            },
+            Action::ShareText(false),
             Action::Timezone("America/Argentina/ComodRivadavia".into()),
             Action::Language(Locale::Es),
             Action::Forget { confirm: true },
@@ -194,6 +227,8 @@ mod tests {
             "x",
             "c:maybe:en",
             "c:y:fr",
+            "c:y:en:bad code",
+            "x:maybe",
             "f:",
             "s:yes",
             "o:y:z",

@@ -6,12 +6,14 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::buttons::Action;
+use super::state::Dialogue;
 use super::state::{
     Checkin, EscalationReason, Rsvp, RsvpAnswer, Sobriety, Streak, UseAnswer, UserRecord,
     push_bounded,
 };
 use super::{Button, Change, Engine, Outcome, Reply, Route, Turn, plain};
 use crate::content::Msg;
+use crate::enroll::{InviteStatus, Role};
 use crate::locale::Locale;
 use crate::schedule::milestone::days_since;
 use crate::user::Channel;
@@ -457,6 +459,98 @@ impl Engine {
         self.outcome(turn, vec![reply], Change::Keep, Route::Command)
     }
 
+    /// Enrolls `record` in a program with a role, as an invite says; returns the
+    /// program's name, or `None` if the configuration no longer has that program.
+    pub(super) fn enroll(
+        &self,
+        record: &mut UserRecord,
+        program: &str,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Option<String> {
+        let program = self.settings.schedules.program(program)?;
+        record.program = Some(program.id.clone());
+        // Enrolled through the clinic: there is a care team to alert.
+        record.care_team_consent = true;
+        record.discharged_on = match role {
+            Role::Participant => None,
+            Role::Alumnus => Some(at.with_timezone(&self.zone_of(record)).date_naive()),
+        };
+        Some(program.name.clone())
+    }
+
+    /// `/start <code>` from someone already set up.
+    pub(super) fn join(&self, turn: &Turn, record: &UserRecord) -> Outcome {
+        let locale = turn.locale;
+        let Some(InviteStatus::Valid { program, role }) = turn.invite else {
+            let reply = self.say(
+                locale,
+                turn.invite.map_or(Msg::InviteUnknown, invite_problem),
+            );
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
+        };
+        let mut next = record.clone();
+        let Some(name) = self.enroll(&mut next, program, *role, turn.inbound.at) else {
+            let reply = self.say(locale, Msg::InviteUnknown);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
+        };
+        let mut replies = vec![plain(self.content.render(
+            locale,
+            Msg::InviteJoined,
+            &[("name", &name)],
+        ))];
+        if next.timezone.is_none() {
+            next.dialogue = Dialogue::AwaitingTimezone;
+            replies.push(self.timezone_prompt(locale));
+        } else if needs_alias(&next) {
+            next.dialogue = Dialogue::AwaitingAlias;
+            replies.push(self.say(locale, Msg::AliasAsk));
+        }
+        self.saved(turn, next, replies, Route::Command)
+    }
+
+    /// The alias typed during enrollment.
+    pub(super) fn set_alias(&self, turn: &Turn, record: &UserRecord, text: &str) -> Outcome {
+        let locale = turn.locale;
+        let alias = text.trim();
+        let valid = (1..=32).contains(&alias.chars().count())
+            && alias
+                .chars()
+                .all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '-' | '\''))
+            && alias.chars().any(char::is_alphabetic);
+        if !valid {
+            let reply = self.say(locale, Msg::AliasInvalid);
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Dialogue);
+        }
+        let mut next = record.clone();
+        next.alias = Some(alias.to_string());
+        next.dialogue = Dialogue::Idle;
+        let button = |msg, share| Button {
+            label: self.content.text(locale, msg).to_string(),
+            data: Action::ShareText(share).encode(),
+        };
+        let reply = Reply {
+            text: self.content.text(locale, Msg::ShareAsk).to_string(),
+            buttons: vec![vec![
+                button(Msg::BtnShareNo, false),
+                button(Msg::BtnShareYes, true),
+            ]],
+            urgent: false,
+        };
+        self.saved(turn, next, vec![reply], Route::Dialogue)
+    }
+
+    pub(super) fn set_share(&self, turn: &Turn, record: &UserRecord, share: bool) -> Outcome {
+        let mut next = record.clone();
+        next.share_crisis_text = share;
+        let alias = record.alias.clone().unwrap_or_default();
+        let reply = plain(
+            self.content
+                .render(turn.locale, Msg::EnrollDone, &[("alias", &alias)]),
+        );
+        self.saved(turn, next, vec![reply], Route::Button)
+    }
+
     fn saved(&self, turn: &Turn, record: UserRecord, replies: Vec<Reply>, route: Route) -> Outcome {
         self.outcome(
             turn,
@@ -472,6 +566,22 @@ impl Engine {
     pub(super) fn expired(&self, turn: &Turn) -> Outcome {
         let reply = self.say(turn.locale, Msg::ButtonExpired);
         self.outcome(turn, vec![reply], Change::Keep, Route::Button)
+    }
+}
+
+/// Enrolled by an invite but no alias yet: enrollment asks for one.
+pub(super) fn needs_alias(record: &UserRecord) -> bool {
+    record.care_team_consent && record.program.is_some() && record.alias.is_none()
+}
+
+/// The reply for a code that cannot enroll anyone.
+pub(super) fn invite_problem(status: &InviteStatus) -> Msg {
+    match status {
+        InviteStatus::Expired => Msg::InviteExpired,
+        InviteStatus::UsedUp => Msg::InviteUsedUp,
+        InviteStatus::Valid { .. } | InviteStatus::Unknown | InviteStatus::Revoked => {
+            Msg::InviteUnknown
+        }
     }
 }
 

@@ -16,7 +16,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn welcome(&self, locale: Locale) -> Vec<Reply> {
+    /// The welcome and the consent question; `invite` rides on the "I agree" button.
+    pub(super) fn welcome(&self, locale: Locale, invite: Option<&str>) -> Vec<Reply> {
         vec![
             self.say(locale, Msg::Welcome),
             Reply {
@@ -28,6 +29,7 @@ impl Engine {
                         Action::Consent {
                             agree: true,
                             locale,
+                            invite: invite.map(str::to_string),
                         },
                     ),
                     self.button_for(
@@ -36,6 +38,7 @@ impl Engine {
                         Action::Consent {
                             agree: false,
                             locale,
+                            invite: None,
                         },
                     ),
                 ]],
@@ -122,6 +125,7 @@ impl Engine {
             Dialogue::Idle => "-",
             Dialogue::AwaitingTimezone => "timezone",
             Dialogue::ConfirmForget => "forget",
+            Dialogue::AwaitingAlias => "alias",
         };
         let mut body = self.content.render(
             locale,

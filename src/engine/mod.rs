@@ -6,6 +6,7 @@
 
 pub mod buttons;
 mod care;
+use care::{invite_problem, needs_alias};
 mod compose;
 mod plan;
 pub mod state;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::content::{Content, Msg};
+use crate::enroll::InviteStatus;
 use crate::faq::Match;
 use crate::locale::Locale;
 use crate::safety::{Assessment, Request};
@@ -210,6 +212,8 @@ struct Turn<'a> {
     inbound: &'a Inbound,
     stored: &'a Stored,
     locale: Locale,
+    /// The verdict on an invite code in this message, looked up by the app.
+    invite: Option<&'a InviteStatus>,
 }
 
 impl Turn<'_> {
@@ -236,11 +240,27 @@ impl Engine {
 
     /// Handles one inbound message. Never fails: bad input gets a polite reply.
     pub fn handle(&self, stored: &Stored, inbound: &Inbound) -> Outcome {
-        let outcome = self.respond(stored, inbound);
+        self.handle_invited(stored, inbound, None)
+    }
+
+    /// [`Engine::handle`] for a message that presents an invite code (`/start <code>`,
+    /// or consent given after one), with the store's verdict on it.
+    pub fn handle_invited(
+        &self,
+        stored: &Stored,
+        inbound: &Inbound,
+        invite: Option<&InviteStatus>,
+    ) -> Outcome {
+        let outcome = self.respond(stored, inbound, invite);
         self.finish(stored, outcome, inbound.at)
     }
 
-    fn respond(&self, stored: &Stored, inbound: &Inbound) -> Outcome {
+    fn respond(
+        &self,
+        stored: &Stored,
+        inbound: &Inbound,
+        invite: Option<&InviteStatus>,
+    ) -> Outcome {
         let locale = match stored {
             Stored::Found(r) => r.locale,
             _ => inbound.language.unwrap_or(self.settings.default_locale),
@@ -249,6 +269,7 @@ impl Engine {
             inbound,
             stored,
             locale,
+            invite,
         };
         // 1. The crisis check, first, on every text, in every state and every chat.
         let assessment = match &inbound.body {
@@ -337,6 +358,11 @@ impl Engine {
             && let Some(outcome) = self.typed_timezone(turn, record, trimmed)
         {
             return outcome;
+        }
+        if let Some(record) = turn.record()
+            && record.dialogue == Dialogue::AwaitingAlias
+        {
+            return self.set_alias(turn, record, trimmed);
         }
         if *turn.stored == Stored::Unreadable {
             return self.store_trouble(turn);
@@ -441,7 +467,11 @@ impl Engine {
         let mut text =
             self.content
                 .render(next.locale, Msg::TimezoneSet, &[("timezone", tz.name())]);
-        if first_time {
+        if first_time && needs_alias(&next) {
+            next.dialogue = Dialogue::AwaitingAlias;
+            text.push_str("\n\n");
+            text.push_str(self.content.text(next.locale, Msg::AliasAsk));
+        } else if first_time {
             text.push_str("\n\n");
             text.push_str(self.content.text(next.locale, Msg::OnboardingDone));
         }
@@ -488,7 +518,16 @@ impl Engine {
             return self.store_trouble(turn);
         }
         match (name.as_str(), turn.record()) {
-            ("start", None) => keep(self.welcome(locale)),
+            ("start", None) => match turn.invite {
+                Some(InviteStatus::Valid { .. }) => keep(self.welcome(locale, Some(args))),
+                Some(bad) => {
+                    let mut replies = vec![self.say(locale, invite_problem(bad))];
+                    replies.extend(self.welcome(locale, None));
+                    keep(replies)
+                }
+                None => keep(self.welcome(locale, None)),
+            },
+            ("start", Some(record)) if turn.invite.is_some() => self.join(turn, record),
             ("start", Some(record)) if record.timezone.is_none() => {
                 let mut next = record.clone();
                 next.dialogue = Dialogue::AwaitingTimezone;
@@ -567,14 +606,31 @@ impl Engine {
                 Action::Consent {
                     agree: true,
                     locale,
+                    ..
                 },
                 None,
             ) if *turn.stored == Stored::Nothing => {
-                let record = UserRecord::new(locale, turn.inbound.at);
-                let prompt = self.timezone_prompt(locale);
+                let mut record = UserRecord::new(locale, turn.inbound.at);
+                let mut replies = Vec::new();
+                match turn.invite {
+                    Some(InviteStatus::Valid { program, role }) => {
+                        if let Some(name) =
+                            self.enroll(&mut record, program, *role, turn.inbound.at)
+                        {
+                            replies.push(plain(self.content.render(
+                                locale,
+                                Msg::InviteJoined,
+                                &[("name", &name)],
+                            )));
+                        }
+                    }
+                    Some(bad) => replies.push(self.say(locale, invite_problem(bad))),
+                    None => {}
+                }
+                replies.push(self.timezone_prompt(locale));
                 self.outcome_in(
                     locale,
-                    vec![prompt],
+                    replies,
                     Change::Save {
                         record,
                         durable: true,
@@ -586,6 +642,7 @@ impl Engine {
                 Action::Consent {
                     agree: false,
                     locale,
+                    ..
                 },
                 None,
             ) => self.outcome_in(
@@ -619,7 +676,10 @@ impl Engine {
                 )
             }
             (Action::Language(to), None) if *turn.stored == Stored::Nothing => {
-                self.outcome_in(to, self.welcome(to), Change::Keep, Route::Button)
+                self.outcome_in(to, self.welcome(to, None), Change::Keep, Route::Button)
+            }
+            (Action::ShareText(share), Some(record)) if record.care_team_consent => {
+                self.set_share(turn, record, share)
             }
             (Action::Forget { confirm: true }, Some(record))
                 if record.dialogue == Dialogue::ConfirmForget =>

@@ -58,6 +58,13 @@ pub struct UserRecord {
     /// Recent sessions this person was told were cancelled.
     #[serde(default)]
     pub cancel_notices: Vec<DateTime<Utc>>,
+    /// The name staff see (first name or initials), chosen at enrollment; never the
+    /// channel's own name for the person.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Whether the care team may see the text of a crisis message (default no).
+    #[serde(default)]
+    pub share_crisis_text: bool,
     /// What is scheduled for this person; the store's due index mirrors it exactly.
     #[serde(default)]
     pub jobs: Vec<Job>,
@@ -84,6 +91,8 @@ impl UserRecord {
             escalations: Vec::new(),
             notified: Vec::new(),
             cancel_notices: Vec::new(),
+            alias: None,
+            share_crisis_text: false,
             jobs: Vec::new(),
         }
     }
@@ -212,6 +221,8 @@ pub enum Dialogue {
     Idle,
     AwaitingTimezone,
     ConfirmForget,
+    /// Enrollment: the name staff should see.
+    AwaitingAlias,
 }
 
 /// A person's request that someone from their care team reach out.

@@ -12,6 +12,7 @@
 //! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each naming its person.
 
 mod index;
+mod invites;
 mod outbox;
 
 use std::path::{Path, PathBuf};

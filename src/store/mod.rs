@@ -280,6 +280,19 @@ impl Store {
         Ok(())
     }
 
+    /// Every readable record, in key order (for staff reports and exports: a full scan,
+    /// never on a person's message path). Unreadable records are skipped.
+    pub fn records(&self) -> impl Iterator<Item = Result<(UserKey, UserRecord), StoreError>> + '_ {
+        self.users.iter().filter_map(|entry| match entry {
+            Err(e) => Some(Err(e.into())),
+            Ok((key, value)) => {
+                let text = std::str::from_utf8(key.strip_suffix(&[0])?).ok()?;
+                let user = UserKey::parse(text)?;
+                decode::<UserRecord>(&value).map(|record| Ok((user, record)))
+            }
+        })
+    }
+
     /// A remembered one-off event (not about a person), such as an announced cancellation.
     pub fn meta_flag(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self

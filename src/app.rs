@@ -13,6 +13,7 @@ use crate::engine::buttons::Action;
 use crate::engine::{Body, Change, Engine, Inbound, Outcome, Stored, UserRecord};
 use crate::enroll::{self, InviteStatus};
 use crate::pseudonym;
+use crate::staff::Desk;
 use crate::store::{Store, StoreError};
 use crate::user::UserKey;
 
@@ -65,11 +66,26 @@ impl Records for Store {
 pub struct App {
     engine: Engine,
     records: Arc<dyn Records>,
+    /// Staff commands and alerts; present when the app runs on a real store.
+    desk: Option<Desk>,
 }
 
 impl App {
     pub fn new(engine: Engine, records: Arc<dyn Records>) -> Self {
-        Self { engine, records }
+        Self {
+            engine,
+            records,
+            desk: None,
+        }
+    }
+
+    /// The app as it runs for real: on the store, with the staff desk and alerts.
+    pub fn staffed(engine: Engine, store: Store) -> Self {
+        Self {
+            engine,
+            records: Arc::new(store.clone()),
+            desk: Some(Desk::new(store)),
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -84,6 +100,21 @@ impl App {
             tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
             Stored::Unreadable
         });
+        // Staff work, from staff only — after the crisis check, which comes first for
+        // everyone.
+        if let Some(desk) = &self.desk
+            && !self.engine.is_crisis(&inbound.body)
+            && let Some(replies) = desk.handle(&self.engine, inbound)
+        {
+            tracing::info!(user = %tag, route = "staff", "handled");
+            return Outcome {
+                replies,
+                change: Change::Keep,
+                route: crate::engine::Route::Command,
+                locale: self.engine.settings().default_locale,
+                faq_id: None,
+            };
+        }
         let invite = self.invite(&stored, inbound, &tag);
         let mut outcome = self
             .engine
@@ -95,6 +126,19 @@ impl App {
                 tracing::info!(user = %tag, removed = n, "forgot a person");
             }),
         };
+        if committed.is_ok()
+            && let (Some(desk), Change::Save { record, .. }) = (&self.desk, &outcome.change)
+        {
+            let old = match &stored {
+                Stored::Found(r) => Some(r),
+                _ => None,
+            };
+            let text = match (&inbound.body, outcome.route) {
+                (Body::Text(t), crate::engine::Route::Crisis) => Some(t.as_str()),
+                _ => None,
+            };
+            desk.file_alerts(&inbound.user, old, record, text);
+        }
         if let Err(e) = committed {
             tracing::error!(user = %tag, error = %e, "cannot save state; telling the person");
             let trouble = self.engine.trouble_reply(outcome.locale);

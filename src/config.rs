@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
-use crate::engine::{Resources, Settings};
+use crate::engine::{Resources, Settings, StaffMember};
 use crate::locale::Locale;
 use crate::schedule::program::{parse_duration, revealing_word};
 use crate::schedule::{Ladder, Phase, Program, QuietHours, Recurrence, Schedules, Session};
@@ -29,7 +29,24 @@ struct ConfigFile {
     #[serde(default)]
     schedule: ScheduleSection,
     #[serde(default)]
+    staff: StaffSection,
+    #[serde(default)]
     program: Vec<ProgramSection>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StaffSection {
+    #[serde(default)]
+    members: Vec<StaffMemberSection>,
+    group_chat_id: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaffMemberSection {
+    id: Spanned<i64>,
+    name: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -263,6 +280,39 @@ impl Config {
             }
             None => None,
         };
+        for (i, member) in file.staff.members.iter().enumerate() {
+            let name = member.name.get_ref().trim();
+            if *member.id.get_ref() <= 0 {
+                problem(
+                    member.id.span(),
+                    &format!("staff.members[{}].id", i + 1),
+                    "must be a person's Telegram user id (a positive number)".into(),
+                );
+            } else if name.is_empty() || name.chars().count() > 32 {
+                problem(
+                    member.name.span(),
+                    &format!("staff.members[{}].name", i + 1),
+                    "must be 1–32 characters".into(),
+                );
+            } else {
+                settings.staff.members.push(StaffMember {
+                    id: *member.id.get_ref(),
+                    name: name.to_string(),
+                });
+            }
+        }
+        if let Some(group) = &file.staff.group_chat_id {
+            if *group.get_ref() < 0 {
+                settings.staff.group = Some(*group.get_ref());
+            } else {
+                problem(
+                    group.span(),
+                    "staff.group_chat_id",
+                    "a group's chat id is negative (e.g. -1001234567890)".into(),
+                );
+            }
+        }
+        settings.staff.bot_username = bot_username.clone();
         settings.schedules = schedules(&file, settings.default_timezone, &mut problem);
         if !problems.is_empty() {
             return Err(Diagnostics(problems));

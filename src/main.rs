@@ -74,6 +74,17 @@ enum Command {
     Eval(EvalArgs),
     /// Validate the configuration and every file in messages/ (and lint the FAQ).
     Check,
+    /// Export answers or escalations as CSV for staff (aliases only, never chat ids).
+    Export {
+        /// rsvps, checkins or escalations.
+        #[arg(long)]
+        what: String,
+        /// Where to write the CSV.
+        #[arg(long)]
+        csv: PathBuf,
+    },
+    /// Enrollment, reminders, answers and escalations, in numbers.
+    Stats,
     /// Create an invite link (and a printable QR code) that enrolls people in a program,
     /// or revoke one.
     Invite(InviteArgs),
@@ -153,6 +164,8 @@ fn main() -> Result<()> {
             | Command::Eval(_)
             | Command::Check
             | Command::Invite(_)
+            | Command::Export { .. }
+            | Command::Stats
     );
     init_logging(if quiet { "warn" } else { "info" });
     let config = load_config(cli.config.as_deref())?;
@@ -216,6 +229,22 @@ fn main() -> Result<()> {
             .context("triage failed")
         }
         Command::Eval(args) => run_eval(&engine, &args, clock.now()),
+        Command::Export { what, csv } => {
+            let kind: waypoint::report::ExportKind = what.parse().map_err(|e| anyhow!("{e}"))?;
+            let store = open_store(cli.data.as_deref(), &config)?;
+            let file = std::fs::File::create(&csv)
+                .with_context(|| format!("cannot create {}", csv.display()))?;
+            let rows = waypoint::report::export_csv(&store, kind, io::BufWriter::new(file))
+                .map_err(|e| anyhow!("{e}"))?;
+            emit(&format!("{rows} rows written to {}\n", csv.display()));
+            Ok(())
+        }
+        Command::Stats => {
+            let store = open_store(cli.data.as_deref(), &config)?;
+            let stats = waypoint::report::stats(&store).map_err(|e| anyhow!("{e}"))?;
+            emit(&stats.render());
+            Ok(())
+        }
         Command::Invite(args) => {
             let store = open_store(cli.data.as_deref(), &config)?;
             invite(&store, &config, &args, clock.now())
@@ -261,7 +290,7 @@ fn main() -> Result<()> {
         }
         Command::Chat { user, lang, at } => {
             let store = open_store(cli.data.as_deref(), &config)?;
-            let app = Arc::new(App::new(engine, Arc::new(store.clone())));
+            let app = Arc::new(App::staffed(engine, store.clone()));
             let scheduler = Scheduler::new(app.clone(), store);
             let language = match lang {
                 Some(l) => Some(parse_locale(&l)?),
@@ -308,7 +337,7 @@ fn main() -> Result<()> {
                 .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
                 .or(config.api_url.clone());
             let store = open_store(cli.data.as_deref(), &config)?;
-            let app = Arc::new(App::new(engine, Arc::new(store.clone())));
+            let app = Arc::new(App::staffed(engine, store.clone()));
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime

@@ -75,6 +75,7 @@ impl Clinic {
                 language: Some(Locale::En),
                 chat: ChatKind::Private,
                 body,
+                sender: None,
             })
             .replies
     }

@@ -73,6 +73,7 @@ impl Bench {
             language: Some(Locale::En),
             chat: ChatKind::Private,
             body,
+            sender: None,
         });
         outcome.replies.into_iter().map(|r| r.text).collect()
     }

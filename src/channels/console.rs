@@ -53,6 +53,7 @@ pub fn run(
                 language,
                 chat: ChatKind::Private,
                 body,
+                sender: None,
             };
             let outcome = app.handle(&inbound);
             buttons.clear();

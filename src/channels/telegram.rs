@@ -203,6 +203,7 @@ async fn on_message(msg: Message, deps: Deps) -> ResponseResult<()> {
         language,
         chat,
         body,
+        sender: msg.from.as_ref().map(|u| u.id.0.to_string()),
     };
     process(&deps, inbound).await;
     Ok(())
@@ -232,6 +233,7 @@ async fn on_callback(bot: Tg, query: CallbackQuery, deps: Deps) -> ResponseResul
             .and_then(Locale::from_tag),
         chat,
         body: Body::Button(query.data.clone().unwrap_or_default()),
+        sender: Some(query.from.id.0.to_string()),
     };
     process(&deps, inbound).await;
     Ok(())
@@ -284,6 +286,10 @@ impl TelegramTransport {
 impl Transport for TelegramTransport {
     fn channel(&self) -> Channel {
         Channel::Telegram
+    }
+
+    fn is_group(&self, to: &UserKey) -> bool {
+        to.id.starts_with('-')
     }
 
     async fn send(&self, to: &UserKey, reply: &Reply) -> Result<(), SendError> {

@@ -11,8 +11,9 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::clock::Clock;
-use crate::engine::{Change, Outcome};
+use crate::engine::{Change, Outcome, Stored};
 use crate::pseudonym;
+use crate::staff;
 use crate::store::{DueEntry, Outgoing, Priority, Store, StoreError};
 use crate::user::UserKey;
 
@@ -70,6 +71,7 @@ impl Scheduler {
                 break; // every entry failed: try again on the next wake, don't spin
             }
         }
+        wake.queued += staff::alerts::post_alerts(self.app.engine(), &self.store)?;
         if wake.fired > 0 {
             self.store.flush()?;
         }
@@ -80,6 +82,12 @@ impl Scheduler {
     pub fn fire(&self, entry: &DueEntry, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let stored = self.store.load(&entry.user)?;
         let outcome = self.app.engine().fire(&stored, entry.tag, entry.at, now);
+        if let (Stored::Found(old), Change::Save { record, .. }) = (&stored, &outcome.change) {
+            let alerts = staff::alerts::new_alerts(&entry.user, Some(old), record, None);
+            if !alerts.is_empty() {
+                self.store.add_alerts(alerts)?;
+            }
+        }
         self.commit(&entry.user, outcome, Some(entry))
     }
 
@@ -93,7 +101,7 @@ impl Scheduler {
                 if self.store.meta_flag(&marker)? {
                     continue;
                 }
-                let starts = sessions_on(program, *date);
+                let starts = program.sessions_on(*date);
                 if starts.iter().all(|s| *s <= now) {
                     continue; // in the past: nothing to tell, nothing to remember
                 }
@@ -201,23 +209,4 @@ impl Scheduler {
         }
         tracing::info!("scheduler stopped");
     }
-}
-
-/// Every session start of `program` on local `date`.
-fn sessions_on(program: &crate::schedule::Program, date: chrono::NaiveDate) -> Vec<DateTime<Utc>> {
-    let tz = program.timezone;
-    let midnight = crate::schedule::recurrence::resolve_wall(
-        tz,
-        date.and_hms_opt(0, 0, 0).unwrap_or_default(),
-    );
-    let mut out = Vec::new();
-    let mut cursor = midnight - Duration::seconds(1);
-    while let Some(o) = program.next_session(cursor) {
-        if o.start.with_timezone(&tz).date_naive() != date {
-            break;
-        }
-        out.push(o.start);
-        cursor = o.start;
-    }
-    out
 }

@@ -39,6 +39,11 @@ pub enum SendError {
 pub trait Transport: Send + Sync + 'static {
     /// The people this transport can reach; other outbox entries are left alone.
     fn channel(&self) -> Channel;
+    /// Group chats take fewer messages a minute than private ones.
+    fn is_group(&self, to: &UserKey) -> bool {
+        let _ = to;
+        false
+    }
     fn send(
         &self,
         to: &UserKey,
@@ -55,6 +60,8 @@ pub struct Limits {
     pub window: Duration,
     /// At least this long between two sends to one chat.
     pub per_chat: Duration,
+    /// At least this long between two sends to one group (Telegram: 20 a minute).
+    pub per_group: Duration,
     pub max_in_flight: usize,
     /// Attempts before a message that keeps failing temporarily is given up.
     pub max_attempts: u32,
@@ -68,6 +75,7 @@ impl Default for Limits {
             per_window: 30,
             window: Duration::from_millis(1030),
             per_chat: Duration::from_millis(1010),
+            per_group: Duration::from_millis(3050),
             max_in_flight: 8,
             max_attempts: 8,
             backoff_base: Duration::from_secs(2),
@@ -193,8 +201,8 @@ impl<T: Transport> Sender<T> {
                 (key, item, result)
             });
             if st.last_to.len() > 10_000 {
-                let per_chat = self.limits.per_chat;
-                st.last_to.retain(|_, t| now.duration_since(*t) < per_chat);
+                let longest = self.limits.per_chat.max(self.limits.per_group);
+                st.last_to.retain(|_, t| now.duration_since(*t) < longest);
             }
         }
         while let Some(done) = st.tasks.join_next().await {
@@ -232,10 +240,15 @@ impl<T: Transport> Sender<T> {
                 blocked.insert(item.user);
                 continue;
             }
+            let gap = if self.transport.is_group(&item.user) {
+                self.limits.per_group
+            } else {
+                self.limits.per_chat
+            };
             if let Some(last) = st.last_to.get(&item.user)
-                && now.duration_since(*last) < self.limits.per_chat
+                && now.duration_since(*last) < gap
             {
-                earliest(*last + self.limits.per_chat);
+                earliest(*last + gap);
                 blocked.insert(item.user);
                 continue;
             }

@@ -37,6 +37,13 @@ pub enum Action {
         answer: RsvpAnswer,
     },
     Mood(u8),
+    /// Staff: claim (`claim`) or close an alert.
+    Alert {
+        claim: bool,
+        id: u64,
+    },
+    /// Staff: send (or drop) the previewed broadcast.
+    Broadcast(bool),
     Used(UseAnswer),
     ReachOut(bool),
 }
@@ -80,6 +87,8 @@ impl Action {
                 }
             ),
             Action::Mood(score) => format!("k:m:{score}"),
+            Action::Alert { claim, id } => format!("a:{}:{id}", if *claim { "c" } else { "d" }),
+            Action::Broadcast(send) => format!("b:{}", yes_no(*send)),
             Action::Used(answer) => format!(
                 "k:u:{}",
                 match answer {
@@ -123,6 +132,15 @@ impl Action {
                 }
             }
             ("x", None) => Action::ShareText(yes_no(first)?),
+            ("a", Some(id)) => Action::Alert {
+                claim: match first {
+                    "c" => true,
+                    "d" => false,
+                    _ => return None,
+                },
+                id: id.parse().ok()?,
+            },
+            ("b", None) => Action::Broadcast(yes_no(first)?),
             ("tz", None) => Action::Timezone(first.to_string()),
             ("tz", Some(rest)) => Action::Timezone(format!("{first}:{rest}")),
             ("l", None) => Action::Language(Locale::from_tag(first)?),
@@ -192,6 +210,11 @@ mod tests {
                 invite: Some("AbCdEfGhIjKlMnOp".into()),
             },
             Action::ShareText(false),
+            Action::Alert {
+                claim: true,
+                id: 18_446_744_073_709_551_615,
+            },
+            Action::Broadcast(true),
             Action::Timezone("America/Argentina/ComodRivadavia".into()),
             Action::Language(Locale::Es),
             Action::Forget { confirm: true },

@@ -162,7 +162,10 @@ impl Engine {
             .and_then(|id| self.settings.schedules.program(id));
         let open = match (start, program) {
             (Some(start), Some(p)) => {
-                start > now && p.session_at(start).is_some() && !p.is_cancelled(start)
+                start > now
+                    && p.session_at(start).is_some()
+                    && !p.is_cancelled(start)
+                    && !record.cancel_notices.contains(&start)
             }
             _ => false,
         };
@@ -323,10 +326,23 @@ impl Engine {
             let reply = self.say(locale, Msg::DischargeUsage);
             return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
         };
+        let (next, reply) = self.discharged(record, date, turn.inbound.at);
+        self.saved(turn, next, vec![reply], Route::Command)
+    }
+
+    /// The record after discharge on `date` (the check-in ladder starts), and the message
+    /// that tells the person when the first check-in comes. For the terminal's
+    /// `/_discharge` and the staff's `/discharge`.
+    pub fn discharged(
+        &self,
+        record: &UserRecord,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> (UserRecord, Reply) {
+        let locale = record.locale;
         let mut next = record.clone();
         next.discharged_on = Some(date);
         let tz = self.zone_of(&next);
-        let now = turn.inbound.at;
         let first = self
             .settings
             .schedules
@@ -347,7 +363,8 @@ impl Engine {
             Msg::DischargeDone,
             &[("date", &self.date_text(locale, date)), ("when", &when)],
         );
-        self.saved(turn, next, vec![plain(text)], Route::Command)
+        next.jobs = self.replan(&record.jobs, &next, now);
+        (next, plain(text))
     }
 
     /// `/sober DATE`, `/sober off`, `/sober`.

@@ -237,13 +237,21 @@ impl Engine {
             ]],
             urgent: true,
         }];
-        if turn.record().is_some_and(|r| r.care_team_consent) {
+        let mut change = Change::Keep;
+        if let Some(record) = turn.record().filter(|r| r.care_team_consent) {
             replies.push(Reply {
                 urgent: true,
                 ..self.outreach_offer(locale, OutreachReason::Crisis)
             });
+            // Enrolled through the clinic: the staff group is alerted (alias and time).
+            let mut next = record.clone();
+            next.escalate(turn.inbound.at, super::state::EscalationReason::Crisis);
+            change = Change::Save {
+                record: next,
+                durable: false,
+            };
         }
-        self.outcome_in(locale, replies, Change::Keep, Route::Crisis)
+        self.outcome_in(locale, replies, change, Route::Crisis)
     }
 
     fn outreach_offer(&self, locale: Locale, reason: OutreachReason) -> Reply {

@@ -37,6 +37,9 @@ pub struct Inbound {
     pub language: Option<Locale>,
     pub chat: ChatKind,
     pub body: Body,
+    /// Who wrote or pressed, as the channel names them (Telegram's user id), when that
+    /// differs from the chat (groups). Only used to recognise staff.
+    pub sender: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +180,32 @@ pub struct Settings {
     /// Offered as buttons when asking for a time zone, after the default.
     pub timezone_choices: Vec<Tz>,
     pub schedules: Schedules,
+    pub staff: Staff,
+}
+
+/// Clinic staff on Telegram: who may use staff commands, and where alerts go.
+#[derive(Debug, Clone, Default)]
+pub struct Staff {
+    pub members: Vec<StaffMember>,
+    /// The staff group's chat id (negative), where alerts are posted.
+    pub group: Option<i64>,
+    /// The bot's @username, for invite links.
+    pub bot_username: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    /// The Telegram user id (not a chat id, not a username).
+    pub id: i64,
+    pub name: String,
+}
+
+impl Staff {
+    /// The staff member with this channel user id, if any.
+    pub fn member(&self, sender: Option<&str>) -> Option<&StaffMember> {
+        let id: i64 = sender?.parse().ok()?;
+        self.members.iter().find(|m| m.id == id)
+    }
 }
 
 impl Default for Settings {
@@ -197,6 +226,7 @@ impl Default for Settings {
                 America::Puerto_Rico,
             ],
             schedules: Schedules::default(),
+            staff: Staff::default(),
         }
     }
 }
@@ -302,6 +332,11 @@ impl Engine {
         }
     }
 
+    /// Whether a message is crisis language (what step 1 of the pipeline decides).
+    pub fn is_crisis(&self, body: &Body) -> bool {
+        matches!(body, Body::Text(text) if self.content.screener.screen(text).is_crisis())
+    }
+
     /// Every saved record leaves with its jobs re-planned from this moment; a person who
     /// writes again is reachable again.
     fn finish(&self, stored: &Stored, mut outcome: Outcome, now: DateTime<Utc>) -> Outcome {
@@ -336,6 +371,7 @@ impl Engine {
             language: Some(locale),
             chat: ChatKind::Private,
             body: Body::Text(text.to_string()),
+            sender: None,
         };
         self.handle(&Stored::Found(record), &inbound)
     }
@@ -732,6 +768,7 @@ impl Engine {
                     at: turn.inbound.at,
                     reason,
                 });
+                next.escalate(turn.inbound.at, state::EscalationReason::Outreach);
                 done(
                     vec![self.outreach_recorded(locale)],
                     Change::Save {

@@ -206,6 +206,9 @@ impl Engine {
             push_recent(&mut record.cancel_notices, session);
             return vec![self.cancellation_notice(locale, &program.name, session, now, tz)];
         }
+        if record.cancel_notices.contains(&session) {
+            return Vec::new(); // cancelled by staff; the person was told then
+        }
         push_recent(&mut record.notified, session);
         let place = if occurrence.session.place.is_empty() {
             self.content.text(locale, Msg::PlaceUsual).to_string()
@@ -258,6 +261,53 @@ impl Engine {
                 ("time", &self.time_text(locale, session, tz)),
             ],
         ))
+    }
+
+    /// Staff cancelled the session starting at `session`: tell this person now (once),
+    /// and no reminder for it follows.
+    pub fn cancel_session(
+        &self,
+        stored: &Stored,
+        session: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let Stored::Found(record) = stored else {
+            return self.quiet_outcome(self.settings.default_locale, Change::Keep);
+        };
+        let Some(program) = record
+            .program
+            .as_deref()
+            .and_then(|id| self.settings.schedules.program(id))
+        else {
+            return self.quiet_outcome(record.locale, Change::Keep);
+        };
+        if record.cancel_notices.contains(&session) || session <= now {
+            return self.quiet_outcome(record.locale, Change::Keep);
+        }
+        let mut next = record.clone();
+        push_recent(&mut next.cancel_notices, session);
+        next.jobs = self.replan(&record.jobs, &next, now);
+        let replies = if record.paused || record.unreachable || record.discharged_on.is_some() {
+            Vec::new()
+        } else {
+            vec![self.cancellation_notice(
+                record.locale,
+                &program.name,
+                session,
+                now,
+                self.zone_of(record),
+            )]
+        };
+        Outcome {
+            replies,
+            change: Change::Save {
+                record: next,
+                durable: false,
+            },
+            route: Route::Scheduled,
+            locale: record.locale,
+            faq_id: None,
+        }
     }
 
     /// A session was cancelled after this person was reminded of it: tell them now (once).

@@ -169,6 +169,11 @@ pub struct Escalation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum EscalationReason {
+    /// A crisis message (its text is never kept here; the alert carries it only with the
+    /// person's agreement).
+    Crisis,
+    /// The person asked for someone from the team to reach out.
+    Outreach,
     /// "Can't make it" to the session starting at `session`.
     Absent { session: DateTime<Utc> },
     /// A check-in reported alcohol or drug use.

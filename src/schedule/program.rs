@@ -66,6 +66,23 @@ impl Program {
             .filter(|o| o.start == start)
     }
 
+    /// Every session start on the local `date` (in the program's zone).
+    pub fn sessions_on(&self, date: NaiveDate) -> Vec<DateTime<Utc>> {
+        let tz = self.timezone;
+        let midnight =
+            super::recurrence::resolve_wall(tz, date.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let mut out = Vec::new();
+        let mut cursor = midnight - Duration::seconds(1);
+        while let Some(o) = self.next_session(cursor) {
+            if o.start.with_timezone(&tz).date_naive() != date {
+                break;
+            }
+            out.push(o.start);
+            cursor = o.start;
+        }
+        out
+    }
+
     pub fn is_cancelled(&self, start: DateTime<Utc>) -> bool {
         self.cancelled
             .contains(&start.with_timezone(&self.timezone).date_naive())

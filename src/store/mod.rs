@@ -10,7 +10,9 @@
 //!   mirrors the `jobs` of each record exactly; both change in one transaction.
 //! - `members`: `<program id>\0<user key>`, who is in which program (same transaction).
 //! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each naming its person.
+//! - `alerts`: `<id>`, alerts for the staff group, each naming its person.
 
+mod alerts;
 mod index;
 mod invites;
 mod outbox;
@@ -22,6 +24,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::engine::{Stored, UserRecord};
 use crate::user::UserKey;
+pub use alerts::Alert;
 pub use index::DueEntry;
 pub use outbox::{OutboxKey, Outgoing, Priority};
 
@@ -33,7 +36,7 @@ const DUE: &str = "due";
 const MEMBERS: &str = "members";
 const OUTBOX: &str = "outbox";
 /// Trees whose keys do not start with the user key; `forget` clears them by other means.
-const INDEXES: [&str; 3] = [DUE, MEMBERS, OUTBOX];
+const INDEXES: [&str; 4] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS];
 const SALT_KEY: &[u8] = b"log_salt";
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +253,11 @@ impl Store {
                 out.push((OUTBOX.into(), key.0.to_vec()));
             }
         }
+        for alert in self.alerts()? {
+            if alert.user == *user {
+                out.push((alerts::ALERTS.into(), alert.id.to_be_bytes().to_vec()));
+            }
+        }
         Ok(out)
     }
 
@@ -291,6 +299,27 @@ impl Store {
                 decode::<UserRecord>(&value).map(|record| Ok((user, record)))
             }
         })
+    }
+
+    /// Small working state that is not about a person (a staff member's broadcast draft).
+    pub fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db
+            .open_tree(META)?
+            .get(format!("kv:{name}"))?
+            .map(|v| v.to_vec()))
+    }
+
+    pub fn meta_put(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .open_tree(META)?
+            .insert(format!("kv:{name}"), value)?;
+        Ok(())
+    }
+
+    pub fn meta_remove(&self, name: &str) -> Result<(), StoreError> {
+        self.db.open_tree(META)?.remove(format!("kv:{name}"))?;
+        Ok(())
     }
 
     /// A remembered one-off event (not about a person), such as an announced cancellation.

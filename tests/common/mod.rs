@@ -90,6 +90,7 @@ impl Conversation {
             language: self.language,
             chat: self.chat,
             body,
+            sender: None,
         };
         let outcome = self.app.handle(&inbound);
         self.last = outcome.replies.clone();

@@ -1,0 +1,73 @@
+//! The `alerts` tree: `<id BE>` -> alert for the staff group. Each alert names its
+//! person, so `/forget` scans this tree too.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, decode, encode};
+use crate::engine::state::EscalationReason;
+use crate::user::UserKey;
+use chrono::{DateTime, Utc};
+
+pub(super) const ALERTS: &str = "alerts";
+
+/// Something staff should follow up, as the staff group sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: u64,
+    pub user: UserKey,
+    /// What staff see instead of a name or chat id.
+    pub alias: String,
+    pub program: Option<String>,
+    pub reason: EscalationReason,
+    pub at: DateTime<Utc>,
+    /// The crisis message's words, only if the person agreed to share them.
+    pub text: Option<String>,
+    pub claimed_by: Option<String>,
+    pub done: bool,
+    /// Posted to the staff group.
+    pub posted: bool,
+}
+
+impl Store {
+    /// Files new alerts (their ids are assigned here). Returns them with ids.
+    pub fn add_alerts(&self, alerts: Vec<Alert>) -> Result<Vec<Alert>, StoreError> {
+        let tree = self.db.open_tree(ALERTS)?;
+        let mut out = Vec::with_capacity(alerts.len());
+        for mut alert in alerts {
+            // Short ids: staff type and read them ("#12").
+            alert.id = self.db.generate_id()? + 1;
+            tree.insert(alert.id.to_be_bytes(), encode(&alert)?)?;
+            out.push(alert);
+        }
+        if !out.is_empty() {
+            self.db.flush()?;
+        }
+        Ok(out)
+    }
+
+    pub fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.db.open_tree(ALERTS)?.iter() {
+            let (_, value) = entry?;
+            if let Some(alert) = decode::<Alert>(&value) {
+                out.push(alert);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
+        Ok(self
+            .db
+            .open_tree(ALERTS)?
+            .get(id.to_be_bytes())?
+            .and_then(|v| decode::<Alert>(&v)))
+    }
+
+    pub fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
+        self.db
+            .open_tree(ALERTS)?
+            .insert(alert.id.to_be_bytes(), encode(alert)?)?;
+        Ok(())
+    }
+}

@@ -15,7 +15,12 @@ struct Bot(Child);
 
 impl Bot {
     fn start(api: &BotApi, data: &std::path::Path) -> Bot {
+        Bot::start_with(api, data, &[])
+    }
+
+    fn start_with(api: &BotApi, data: &std::path::Path, extra: &[&str]) -> Bot {
         let child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .args(extra)
             .args(["run", "--data"])
             .arg(data)
             .env("TELOXIDE_TOKEN", "123456:TEST-token")
@@ -274,4 +279,88 @@ async fn scheduled_check_ins_survive_a_stop_mid_burst_and_go_out_exactly_once() 
             "chat {chat} got its check-in once"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_enrolls_and_a_crisis_reaches_the_staff_group_where_staff_claim_it() {
+    let api = BotApi::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("waypoint.toml");
+    std::fs::write(
+        &config,
+        "[telegram]\nbot_username = \"waypoint_test_bot\"\n[staff]\nmembers = [{ id = 777, name = \"Dana\" }]\ngroup_chat_id = -100500\n[[program]]\nid = \"evening\"\nname = \"Evening group\"\n[[program.session]]\ncron = \"0 18 * * MON,WED,THU\"\n",
+    )
+    .unwrap();
+    let store_dir = data.path().join("store");
+    let invite = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data")
+        .arg(&store_dir)
+        .args(["invite", "--program", "evening", "--uses", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        invite.status.success(),
+        "{}",
+        String::from_utf8_lossy(&invite.stderr)
+    );
+    let out = String::from_utf8_lossy(&invite.stdout);
+    let code = out
+        .lines()
+        .next()
+        .and_then(|l| l.split("start=").nth(1))
+        .unwrap()
+        .to_string();
+
+    let config_arg = config.to_string_lossy().to_string();
+    let bot = Bot::start_with(&api, &store_dir, &["--config", &config_arg]);
+    let (chat, group) = (5101, -100500);
+    api.send_text(chat, &format!("/start {code}"), "en");
+    api.wait_until(10, "consent", |a| a.find_button(chat, "I agree").is_some())
+        .await;
+    api.press(chat, &api.button(chat, "I agree"));
+    api.wait_until(10, "time zones", |a| {
+        a.find_button(chat, "Chicago").is_some()
+    })
+    .await;
+    api.press(chat, &api.button(chat, "Chicago"));
+    api.wait_until(10, "alias question", |a| {
+        a.texts_to(chat)
+            .iter()
+            .any(|t| t.contains("What name should"))
+    })
+    .await;
+    api.send_text(chat, "Pat", "en");
+    api.wait_until(10, "share question", |a| {
+        a.find_button(chat, "No, just alert").is_some()
+    })
+    .await;
+    api.press(chat, &api.button(chat, "No, just alert"));
+    api.wait_until(10, "enrolled", |a| {
+        a.texts_to(chat).iter().any(|t| t.contains("\"Pat\""))
+    })
+    .await;
+
+    api.send_text(chat, "I don't want to live anymore", "en");
+    api.wait_until(10, "the alert in the staff group", |a| {
+        a.find_button(group, "I'll take").is_some()
+    })
+    .await;
+    let alert = api.texts_to(group).join("\n");
+    assert!(alert.contains("Pat (Evening group): CRISIS"), "{alert}");
+    assert!(
+        !alert.contains("live anymore") && !alert.contains("5101"),
+        "{alert}"
+    );
+    // Someone who is not staff cannot claim it; Dana can.
+    api.press_as(group, 4242, &api.button(group, "I'll take"));
+    api.press_as(group, 777, &api.button(group, "I'll take"));
+    api.wait_until(10, "claimed", |a| {
+        a.texts_to(group)
+            .iter()
+            .any(|t| t.contains("taken by Dana"))
+    })
+    .await;
+    assert!(bot.stop().success());
 }

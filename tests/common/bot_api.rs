@@ -95,9 +95,14 @@ impl BotApi {
     }
 
     pub fn press(&self, chat: i64, data: &str) {
+        self.press_as(chat, chat.abs(), data);
+    }
+
+    /// A button press in `chat` by the user `from` (in a group, someone other than the chat).
+    pub fn press_as(&self, chat: i64, from: i64, data: &str) {
         self.push(|id, mid| {
             json!({"update_id": id, "callback_query": {
-                "id": format!("cq{id}"), "from": user_json(chat, "en"), "chat_instance": "ci",
+                "id": format!("cq{id}"), "from": user_json(from, "en"), "chat_instance": "ci",
                 "data": data,
                 "message": {"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": "earlier"}
             }})

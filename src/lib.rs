@@ -8,6 +8,8 @@
 //! - [`store`]: the sled store (the only module that knows sled), with the due index and
 //!   the outbox.
 //! - [`delivery`]: the scheduler loop and the rate-limited outbox sender.
+//! - [`enroll`], [`staff`], [`report`]: invite codes, the staff desk and alerts, staff
+//!   reports and exports.
 //! - [`app`]: wiring — load state, run the engine, commit, hand replies to a channel.
 //! - [`channels`]: the terminal and Telegram adapters (only `channels::telegram` knows
 //!   teloxide).

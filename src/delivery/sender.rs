@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::engine::Reply;
-use crate::store::{OutboxKey, Outgoing, Store};
+use crate::store::{OutboxKey, Outgoing, Priority, Store};
 use crate::user::{Channel, UserKey};
 
 /// Why a send failed, as far as retrying is concerned.
@@ -118,6 +118,8 @@ struct Flight {
     busy: HashSet<UserKey>,
     /// Set by a 429: nothing is sent before then.
     paused_until: Option<Instant>,
+    /// The next send's slot on the even grid (`window / per_window` apart).
+    next_slot: Option<Instant>,
     tasks: JoinSet<Done>,
 }
 
@@ -146,9 +148,9 @@ impl<T: Transport> Sender<T> {
             }
             let now = Instant::now();
             let window = self.limits.window;
-            // Telegram's rate spread evenly; the window (a little over a second) is what
-            // keeps the count in any second at or under the limit.
-            let spacing = Duration::from_secs(1) / self.limits.per_window.max(1) as u32;
+            // Telegram's rate spread evenly over the window (a little over a second), so
+            // no second can hold more than the limit even with some network jitter.
+            let spacing = window / self.limits.per_window.max(1) as u32;
             while st
                 .starts
                 .front()
@@ -158,7 +160,7 @@ impl<T: Transport> Sender<T> {
             }
             // Evenly spaced, not in bursts: a burst of 30 meets the server's window with no
             // room for the network's jitter.
-            let next_slot = st.starts.back().map(|l| *l + spacing).filter(|t| *t > now);
+            let next_slot = st.next_slot.filter(|t| *t > now);
             let gate = if let Some(until) = st.paused_until.filter(|u| *u > now) {
                 Some(Some(until))
             } else if st.in_flight.len() >= self.limits.max_in_flight {
@@ -183,20 +185,30 @@ impl<T: Transport> Sender<T> {
                 self.idle(&mut st, &wake, &mut shutdown, wait).await;
                 continue;
             };
+            // The scheduler flushes before it wakes us, so this is rare: a scheduled message
+            // queued while we were looking. Sent before it is on disk, a crash could fire it
+            // again; flushing here (not in the send task) keeps the wire timing even.
+            if item.priority == Priority::Scheduled && !self.store.is_durable(&key) {
+                if let Err(e) = self.store.flush_async().await {
+                    tracing::error!(error = %e, "cannot flush before sending; retrying shortly");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                continue;
+            }
+            let now = Instant::now();
+            // Slots on a fixed grid, so timer lateness does not add up.
+            let slot = st
+                .next_slot
+                .filter(|slot| now < *slot + spacing)
+                .unwrap_or(now);
+            st.next_slot = Some(slot + spacing);
             st.starts.push_back(now);
             st.last_to.insert(item.user.clone(), now);
             st.in_flight.insert(key.clone());
             st.busy.insert(item.user.clone());
             let transport = self.transport.clone();
-            let store = self.store.clone();
             tracing::debug!(priority = ?item.priority, attempts = item.attempts, "sending");
             st.tasks.spawn(async move {
-                // The scheduler flushes before it wakes us; this makes sure of it for
-                // anything queued concurrently, so a sent message is never re-fired after
-                // a crash. In the task, so the next send need not wait for the disk.
-                if let Err(e) = store.flush_async().await {
-                    tracing::error!(error = %e, "cannot flush before sending");
-                }
                 let result = transport.send(&item.user, &item.reply).await;
                 (key, item, result)
             });

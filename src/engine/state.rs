@@ -16,57 +16,59 @@ pub struct UserRecord {
     pub locale: Locale,
     pub consented_at: DateTime<Utc>,
     /// An IANA zone name, validated when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Set by /stop: no proactive message (reminder, check-in) goes out.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub paused: bool,
     /// Set when the channel reports the person unreachable (blocked the bot, deactivated).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub unreachable: bool,
     /// Whether the person agreed, at enrollment, that their care team may be told of a
     /// crisis. Only then does the crisis reply offer to let the team know.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub care_team_consent: bool,
     /// Requests for the care team to reach out, newest last; staff delivery reads these.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outreach_requests: Vec<OutreachRequest>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Dialogue::is_idle")]
     pub dialogue: Dialogue,
     /// The program whose sessions this person is reminded of.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,
     /// Set at discharge: the person is an alumnus and gets aftercare check-ins.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discharged_on: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rsvps: Vec<Rsvp>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checkins: Vec<Checkin>,
     /// The check-in being answered, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_checkin: Option<Checkin>,
     /// Check-ins in a row that got no answer at all.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub missed_checkins: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sober: Option<Sobriety>,
     /// Things staff should see; the staff feature delivers them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<Escalation>,
     /// Recent sessions this person was reminded of, newest last.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notified: Vec<DateTime<Utc>>,
     /// Recent sessions this person was told were cancelled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cancel_notices: Vec<DateTime<Utc>>,
     /// The name staff see (first name or initials), chosen at enrollment; never the
     /// channel's own name for the person.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     /// Whether the care team may see the text of a crisis message (default no).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub share_crisis_text: bool,
     /// What is scheduled for this person; the store's due index mirrors it exactly.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<Job>,
 }
 
@@ -74,7 +76,7 @@ impl UserRecord {
     pub fn new(locale: Locale, consented_at: DateTime<Utc>) -> Self {
         Self {
             locale,
-            consented_at,
+            consented_at: chrono::SubsecRound::trunc_subsecs(consented_at, 0),
             timezone: None,
             paused: false,
             unreachable: false,
@@ -100,6 +102,17 @@ impl UserRecord {
     pub fn escalate(&mut self, at: DateTime<Utc>, reason: EscalationReason) {
         push_bounded(&mut self.escalations, Escalation { at, reason });
     }
+}
+
+// Records are stored for every person: leaving out empty fields keeps them small (a
+// new participant's record is ~150 bytes instead of ~500), which is what the store's
+// start-up time scales with.
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Appends, dropping the oldest beyond [`HISTORY`].
@@ -228,6 +241,12 @@ pub enum Dialogue {
     ConfirmForget,
     /// Enrollment: the name staff should see.
     AwaitingAlias,
+}
+
+impl Dialogue {
+    fn is_idle(&self) -> bool {
+        *self == Dialogue::Idle
+    }
 }
 
 /// A person's request that someone from their care team reach out.

@@ -18,6 +18,8 @@ mod invites;
 mod outbox;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -27,6 +29,9 @@ use crate::user::UserKey;
 pub use alerts::Alert;
 pub use index::DueEntry;
 pub use outbox::{OutboxKey, Outgoing, Priority};
+
+/// sled's page cache. Bounded, so memory stays flat however many people are stored.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// The schema version written in front of every value.
 pub const SCHEMA_VERSION: u8 = 1;
@@ -62,6 +67,9 @@ pub struct Store {
     members: sled::Tree,
     outbox: sled::Tree,
     salt: [u8; 16],
+    /// Outbox entries with a sequence number below this are on disk (see
+    /// [`Store::is_durable`]).
+    durable_below: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -71,13 +79,17 @@ impl Store {
             dir: dir.to_path_buf(),
             source: sled::Error::Io(e),
         })?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked(dir.to_path_buf()),
-            other => StoreError::Open {
-                dir: dir.to_path_buf(),
-                source: other,
-            },
-        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked(dir.to_path_buf()),
+                other => StoreError::Open {
+                    dir: dir.to_path_buf(),
+                    source: other,
+                },
+            })?;
         let users = db.open_tree(USERS)?;
         let meta = db.open_tree(META)?;
         let salt = match meta.get(SALT_KEY)? {
@@ -101,6 +113,8 @@ impl Store {
             due: db.open_tree(DUE)?,
             members: db.open_tree(MEMBERS)?,
             outbox: db.open_tree(OUTBOX)?,
+            // Everything found at opening is on disk.
+            durable_below: Arc::new(AtomicU64::new(db.generate_id()?)),
             db,
             salt,
         })
@@ -338,13 +352,24 @@ impl Store {
     }
 
     pub async fn flush_async(&self) -> Result<(), StoreError> {
+        let mark = self.db.generate_id()?;
         self.db.flush_async().await?;
+        self.durable_below.fetch_max(mark, Ordering::SeqCst);
         Ok(())
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
+        let mark = self.db.generate_id()?;
         self.db.flush()?;
+        self.durable_below.fetch_max(mark, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether a queued message is known to be on disk. The sender sends a scheduled
+    /// message only then: its firing (the due entry's removal) reached the disk in the
+    /// same transaction, so a crash after sending cannot fire it again.
+    pub fn is_durable(&self, key: &OutboxKey) -> bool {
+        key.sequence() < self.durable_below.load(Ordering::SeqCst)
     }
 }
 

@@ -53,6 +53,14 @@ pub(super) fn key(priority: Priority, id: u64) -> OutboxKey {
     OutboxKey(k)
 }
 
+impl OutboxKey {
+    pub(super) fn sequence(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&self.0[1..]);
+        u64::from_be_bytes(bytes)
+    }
+}
+
 impl AsRef<[u8]> for OutboxKey {
     fn as_ref(&self) -> &[u8] {
         &self.0

@@ -113,15 +113,24 @@ pub fn deep_link(bot_username: &str, code: &str) -> String {
 
 /// Writes `text` as a QR code PNG a clinic can print.
 pub fn write_qr_png(text: &str, path: &Path) -> Result<(), EnrollError> {
+    std::fs::write(path, qr_png(text)?).map_err(|e| EnrollError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// `text` as a QR code, PNG-encoded.
+pub fn qr_png(text: &str) -> Result<Vec<u8>, EnrollError> {
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| EnrollError::Qr(e.to_string()))?;
     let image = code
         .render::<image::Luma<u8>>()
         .min_dimensions(400, 400)
         .build();
-    image.save(path).map_err(|e| EnrollError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| EnrollError::Qr(e.to_string()))?;
+    Ok(png)
 }
 
 fn base64url(bytes: &[u8]) -> String {

@@ -292,14 +292,28 @@ impl Transport for TelegramTransport {
         to.id.starts_with('-')
     }
 
+    async fn send_photo(&self, to: &UserKey, png: &[u8], caption: &str) -> Result<(), SendError> {
+        let chat_id = chat_of(to)?;
+        let photo = teloxide::types::InputFile::memory(png.to_vec()).file_name("invite.png");
+        self.bot
+            .send_photo(chat_id, photo)
+            .caption(caption)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
     async fn send(&self, to: &UserKey, reply: &Reply) -> Result<(), SendError> {
-        let chat_id = to
-            .id
-            .parse::<i64>()
-            .map(ChatId)
-            .map_err(|_| SendError::Permanent("not a Telegram chat id".into()))?;
+        let chat_id = chat_of(to)?;
         send(&self.bot, chat_id, reply).await.map_err(classify)
     }
+}
+
+fn chat_of(to: &UserKey) -> Result<ChatId, SendError> {
+    to.id
+        .parse::<i64>()
+        .map(ChatId)
+        .map_err(|_| SendError::Permanent("not a Telegram chat id".into()))
 }
 
 /// Sends one reply, split at the length limit, with its buttons on the last part.

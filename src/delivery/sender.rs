@@ -49,6 +49,20 @@ pub trait Transport: Send + Sync + 'static {
         to: &UserKey,
         reply: &Reply,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
+    /// Sends a PNG with a caption. Channels without pictures refuse it.
+    fn send_photo(
+        &self,
+        to: &UserKey,
+        png: &[u8],
+        caption: &str,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        let _ = (to, png, caption);
+        async {
+            Err(SendError::Permanent(
+                "this channel cannot send pictures".into(),
+            ))
+        }
+    }
 }
 
 /// Rate limits and retry policy.
@@ -209,7 +223,14 @@ impl<T: Transport> Sender<T> {
             let transport = self.transport.clone();
             tracing::debug!(priority = ?item.priority, attempts = item.attempts, "sending");
             st.tasks.spawn(async move {
-                let result = transport.send(&item.user, &item.reply).await;
+                let result = match &item.photo {
+                    Some(png) => {
+                        transport
+                            .send_photo(&item.user, png, &item.reply.text)
+                            .await
+                    }
+                    None => transport.send(&item.user, &item.reply).await,
+                };
                 (key, item, result)
             });
             if st.last_to.len() > 10_000 {

@@ -80,7 +80,9 @@ impl Desk {
             Body::Text(text) => {
                 let text = text.trim();
                 match text.strip_prefix('/') {
-                    Some(command) => self.command(engine, staff, command, inbound.at)?,
+                    Some(command) => {
+                        self.command(engine, staff, &inbound.user, command, inbound.at)?
+                    }
                     None => self.draft_text(engine, staff, text)?,
                 }
             }
@@ -96,6 +98,7 @@ impl Desk {
         &self,
         engine: &Engine,
         staff: &StaffMember,
+        chat: &UserKey,
         command: &str,
         now: DateTime<Utc>,
     ) -> Option<Result<Vec<Reply>, DeskError>> {
@@ -150,7 +153,7 @@ impl Desk {
                 .map(|s| vec![plain(s.render())])
                 .map_err(DeskError::from),
             "invite" => match (program(0), args.get(1).and_then(|r| r.parse::<Role>().ok())) {
-                (Some(p), Some(role)) => self.invite(engine, p, role, now),
+                (Some(p), Some(role)) => self.invite(engine, chat, p, role, now),
                 (None, _) if !args.is_empty() => unknown_program(),
                 _ => usage(),
             },
@@ -477,9 +480,11 @@ impl Desk {
         )])
     }
 
+    /// A fresh invite: the link as the reply, and its QR code as a photo to `chat`.
     fn invite(
         &self,
         engine: &Engine,
+        chat: &UserKey,
         program: &crate::schedule::Program,
         role: Role,
         now: DateTime<Utc>,
@@ -487,8 +492,7 @@ impl Desk {
         let Some(bot) = engine.settings().staff.bot_username.clone() else {
             return Ok(vec![say(engine, Msg::StaffUsage, &[])]);
         };
-        let code = enroll::new_code()
-            .map_err(|e| StoreError::Sled(sled::Error::Unsupported(e.to_string())))?;
+        let code = enroll::new_code()?;
         let expires = now + chrono::Duration::days(INVITE_DAYS);
         self.store.put_invite(
             &code,
@@ -506,16 +510,21 @@ impl Desk {
             Role::Participant => "participant",
             Role::Alumnus => "alumnus",
         };
-        Ok(vec![say(
+        let link = enroll::deep_link(&bot, &code);
+        let reply = say(
             engine,
             Msg::InviteCreated,
             &[
                 ("program", &program.name),
                 ("role", role),
-                ("link", &enroll::deep_link(&bot, &code)),
+                ("link", &link),
                 ("expires", &expires.format("%Y-%m-%d").to_string()),
             ],
-        )])
+        );
+        let mut photo = Outgoing::new(chat.clone(), plain(program.name.clone()), Priority::Reply);
+        photo.photo = Some(enroll::qr_png(&link)?);
+        self.store.enqueue(&[photo])?;
+        Ok(vec![reply])
     }
 
     fn draft(&self, staff: &StaffMember) -> Result<Option<Draft>, DeskError> {

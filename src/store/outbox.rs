@@ -28,6 +28,10 @@ pub struct Outgoing {
     /// Not before this instant (backoff after a failure).
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
+    /// A PNG sent as a photo, with the reply's text as its caption (staff invites' QR
+    /// codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<Vec<u8>>,
 }
 
 impl Outgoing {
@@ -38,6 +42,7 @@ impl Outgoing {
             priority,
             attempts: 0,
             not_before: None,
+            photo: None,
         }
     }
 }

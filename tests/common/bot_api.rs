@@ -185,6 +185,33 @@ impl BotApi {
     }
 }
 
+/// The text fields of a multipart/form-data body (sendPhoto), enough to see who it is for.
+fn multipart(body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text
+        .split("Content-Disposition: form-data; name=\"")
+        .skip(1)
+    {
+        let Some((name, rest)) = part.split_once('"') else {
+            continue;
+        };
+        if rest.starts_with("; filename=") {
+            fields.insert(name.to_string(), json!("<file>"));
+        } else if let Some(value) = rest
+            .split("\r\n\r\n")
+            .nth(1)
+            .and_then(|v| v.split("\r\n").next())
+        {
+            let value = value
+                .parse::<i64>()
+                .map_or_else(|_| json!(value), |n| json!(n));
+            fields.insert(name.to_string(), value);
+        }
+    }
+    Value::Object(fields)
+}
+
 fn chat_json(chat: i64) -> Value {
     if chat < 0 {
         json!({"id": chat, "type": "group", "title": "Clinic group"})
@@ -231,7 +258,7 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
             return;
         }
         let method = path.rsplit('/').next().unwrap_or("").to_string();
-        let params: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+        let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| multipart(&body));
         let (status, response) = respond(&state, &method, &params).await;
         let text = response.to_string();
         let head = format!(
@@ -307,6 +334,16 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
             s.delivered.push((chat, text));
             ok(
                 json!({"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat), "text": params["text"]}),
+            )
+        }
+        "sendphoto" => {
+            let chat = params["chat_id"].as_i64().unwrap_or(0);
+            let mut s = state.lock().unwrap();
+            let mid = s.next_message_id;
+            s.next_message_id += 1;
+            ok(
+                json!({"message_id": mid, "date": 1_764_000_000, "chat": chat_json(chat),
+                "photo": [{"file_id": "p", "file_unique_id": "p", "width": 400, "height": 400}]}),
             )
         }
         _ => ok(json!(true)),

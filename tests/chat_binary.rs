@@ -194,3 +194,55 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
         rest = &rest[at + expected.len()..];
     }
 }
+
+#[test]
+fn an_invite_made_with_the_cli_enrolls_a_newcomer_in_the_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
+    let invite = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["--config", config, "--data"])
+        .arg(data.path())
+        .args(["invite", "--program", "morning", "--uses", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        invite.status.success(),
+        "{}",
+        String::from_utf8_lossy(&invite.stderr)
+    );
+    let printed = String::from_utf8_lossy(&invite.stdout);
+    assert!(
+        printed.starts_with("https://t.me/waypoint_demo_bot?start="),
+        "{printed}"
+    );
+    let code = printed.lines().next().unwrap().rsplit('=').next().unwrap();
+    let script = format!("/start {code}\n1\n1\nJo\n1\n/privacy\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args([
+            "--config", config, "chat", "--lang", "en", "--user", "jo", "--data",
+        ])
+        .arg(data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "You're enrolled in Morning group.",
+        "What name should your care team see",
+        "your care team will see you as \"Jo\"",
+        "- group: Morning group",
+    ] {
+        assert!(
+            stdout.to_lowercase().contains(&expected.to_lowercase()),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}

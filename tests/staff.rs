@@ -167,8 +167,24 @@ fn staff_commands_from_anyone_else_are_ordinary_unknown_commands() {
     clinic.text(100, "I want to kill myself");
     let posted = clinic.queued_for(GROUP);
     let claim = posted[0].reply.buttons[0][0].data.clone();
-    clinic.send(GROUP, stranger, Body::Button(claim));
+    assert!(clinic.send(GROUP, stranger, Body::Button(claim)).is_empty());
     assert!(clinic.store.alerts().unwrap()[0].claimed_by.is_none());
+    // In the staff group the bot stays quiet unless it is its business.
+    assert!(
+        clinic
+            .send(GROUP, STAFF, Body::Text("who is on call tonight?".into()))
+            .is_empty()
+    );
+    assert!(
+        clinic
+            .send(GROUP, stranger, Body::Text("/roster evening".into()))
+            .is_empty()
+    );
+    assert!(
+        clinic.send(GROUP, STAFF, Body::Text("/roster evening".into()))[0]
+            .text
+            .contains("Ana")
+    );
 }
 
 #[test]

@@ -70,8 +70,32 @@ impl Desk {
     /// Handles `inbound` if it is staff work from a staff member; `None` sends it on to
     /// the engine. The caller has already checked the text for crisis language.
     pub fn handle(&self, engine: &Engine, inbound: &Inbound) -> Option<Vec<Reply>> {
-        let staff = engine.settings().staff.member(inbound.sender.as_deref())?;
-        let result = match &inbound.body {
+        // The staff group is where colleagues talk: the bot answers only its own buttons
+        // and staff commands there, and is otherwise silent.
+        let in_staff_group = engine.settings().staff.group.is_some_and(|g| {
+            inbound.user.channel == crate::user::Channel::Telegram
+                && inbound.user.id == g.to_string()
+        });
+        let silent = || in_staff_group.then(Vec::new);
+        let Some(staff) = engine.settings().staff.member(inbound.sender.as_deref()) else {
+            return silent();
+        };
+        let Some(result) = self.staff_work(engine, staff, inbound) else {
+            return silent();
+        };
+        Some(result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "staff request failed");
+            vec![engine.trouble_reply(engine.settings().default_locale)]
+        }))
+    }
+
+    fn staff_work(
+        &self,
+        engine: &Engine,
+        staff: &StaffMember,
+        inbound: &Inbound,
+    ) -> Option<Result<Vec<Reply>, DeskError>> {
+        Some(match &inbound.body {
             Body::Button(data) => match Action::decode(data)? {
                 Action::Alert { claim, id } => self.alert(engine, staff, claim, id),
                 Action::Broadcast(send) => self.send_broadcast(engine, staff, send),
@@ -87,11 +111,7 @@ impl Desk {
                 }
             }
             Body::Unsupported => return None,
-        };
-        Some(result.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "staff request failed");
-            vec![engine.trouble_reply(engine.settings().default_locale)]
-        }))
+        })
     }
 
     fn command(

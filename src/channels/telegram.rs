@@ -72,7 +72,8 @@ pub async fn run(
         shutdown.clone(),
     ));
     let transport = Arc::new(TelegramTransport { bot: bot.clone() });
-    let sender = Sender::new(store.clone(), app.clone(), transport, Limits::default());
+    let sender = Sender::new(store.clone(), app.clone(), transport, Limits::default())
+        .with_clock(clock.clone());
     let sender_task = tokio::spawn(sender.run(queued.clone(), shutdown));
 
     let deps = Deps {

@@ -12,12 +12,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::app::App;
+use crate::clock::{Clock, SystemClock};
 use crate::engine::Reply;
 use crate::store::{OutboxKey, Outgoing, Priority, Store};
 use crate::user::{Channel, UserKey};
@@ -116,6 +116,9 @@ pub struct Sender<T: Transport> {
     app: Arc<App>,
     transport: Arc<T>,
     limits: Limits,
+    /// For backoff deadlines, which are stored with the message and outlive a restart
+    /// (the rate limits use the monotonic clock).
+    clock: Arc<dyn Clock>,
 }
 
 type Done = (OutboxKey, Outgoing, Result<(), SendError>);
@@ -144,7 +147,14 @@ impl<T: Transport> Sender<T> {
             app,
             transport,
             limits,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The wall clock for backoff deadlines (the system's by default).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs until `shutdown`, then lets in-flight sends finish. `wake` is notified
@@ -258,7 +268,7 @@ impl<T: Transport> Sender<T> {
         let mut blocked: HashSet<UserKey> = HashSet::new();
         let mut wait: Option<Instant> = None;
         let mut earliest = |at: Instant| wait = Some(wait.map_or(at, |w: Instant| w.min(at)));
-        let wall = Utc::now();
+        let wall = self.clock.now();
         for (key, item) in self.store.outbox_items(SCAN)? {
             if item.user.channel != channel || blocked.contains(&item.user) {
                 continue;
@@ -346,7 +356,7 @@ impl<T: Transport> Sender<T> {
                         .min(self.limits.backoff_max);
                     item.not_before = chrono::Duration::from_std(backoff)
                         .ok()
-                        .map(|b| Utc::now() + b);
+                        .map(|b| self.clock.now() + b);
                     tracing::warn!(reason = %reason, attempts = item.attempts, "send failed; will retry");
                     self.store.outbox_update(&key, &item)
                 }

@@ -103,6 +103,7 @@ impl App {
         // Staff work, from staff only — after the crisis check, which comes first for
         // everyone.
         if let Some(desk) = &self.desk
+            && desk.concerns(&self.engine, inbound)
             && !self.engine.is_crisis(&inbound.body)
             && let Some(replies) = desk.handle(&self.engine, inbound)
         {

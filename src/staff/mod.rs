@@ -69,14 +69,21 @@ impl Desk {
 
     /// Handles `inbound` if it is staff work from a staff member; `None` sends it on to
     /// the engine. The caller has already checked the text for crisis language.
+    /// Whether `inbound` could be staff work at all: from a staff member, or in the staff
+    /// group. Cheap, so everyone else's messages go straight to the engine.
+    pub fn concerns(&self, engine: &Engine, inbound: &Inbound) -> bool {
+        in_staff_group(engine, inbound)
+            || engine
+                .settings()
+                .staff
+                .member(inbound.sender.as_deref())
+                .is_some()
+    }
+
     pub fn handle(&self, engine: &Engine, inbound: &Inbound) -> Option<Vec<Reply>> {
         // The staff group is where colleagues talk: the bot answers only its own buttons
         // and staff commands there, and is otherwise silent.
-        let in_staff_group = engine.settings().staff.group.is_some_and(|g| {
-            inbound.user.channel == crate::user::Channel::Telegram
-                && inbound.user.id == g.to_string()
-        });
-        let silent = || in_staff_group.then(Vec::new);
+        let silent = || in_staff_group(engine, inbound).then(Vec::new);
         let Some(staff) = engine.settings().staff.member(inbound.sender.as_deref()) else {
             return silent();
         };
@@ -562,6 +569,12 @@ impl Desk {
             None => self.store.meta_remove(&draft_key(staff)),
         }
     }
+}
+
+fn in_staff_group(engine: &Engine, inbound: &Inbound) -> bool {
+    engine.settings().staff.group.is_some_and(|g| {
+        inbound.user.channel == crate::user::Channel::Telegram && inbound.user.id == g.to_string()
+    })
 }
 
 fn draft_key(staff: &StaffMember) -> String {

@@ -8,8 +8,22 @@ use waypoint::store::Store;
 use waypoint::user::{Channel, UserKey};
 
 fn chat(data: &std::path::Path, user: &str, input: &str) -> (bool, String, String) {
+    chat_with(&[], &[], data, user, input)
+}
+
+/// `waypoint GLOBAL… chat --lang en --user USER CHAT… --data DATA` with `input` piped in.
+fn chat_with(
+    global: &[&str],
+    chat_args: &[&str],
+    data: &std::path::Path,
+    user: &str,
+    input: &str,
+) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-        .args(["chat", "--lang", "en", "--user", user, "--data"])
+        .args(global)
+        .args(["chat", "--lang", "en", "--user", user])
+        .args(chat_args)
+        .arg("--data")
         .arg(data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -147,31 +161,15 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
     // 1 = Evening group; after the reminder, 3 = "Can't make it"; at the check-in,
     // 2 = a score of 2, then 2 = no use, then 2 = no outreach.
     let script = "/start\n1\n1\n/program\n1\n/_time +6h\n3\n/_discharge 2026-11-30\n/_time +2d1h\n2\n2\n2\n/privacy\n";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-        .args([
-            "--config", config, "chat", "--lang", "en", "--user", "newcomer",
-        ])
-        .args(["--at", "2026-11-30T15:00:00Z", "--data"])
-        .arg(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (ok, stdout, err) = chat_with(
+        &["--config", config],
+        &["--at", "2026-11-30T15:00:00Z"],
+        data.path(),
+        "newcomer",
+        script,
     );
-    let mut rest = stdout.as_ref();
+    assert!(ok, "{err}");
+    let mut rest = stdout.as_str();
     for expected in [
         "[1] Evening group",
         "You'll get reminders for Evening group. Next session: tonight at 6:00 PM.",
@@ -217,23 +215,8 @@ fn an_invite_made_with_the_cli_enrolls_a_newcomer_in_the_terminal() {
     );
     let code = printed.lines().next().unwrap().rsplit('=').next().unwrap();
     let script = format!("/start {code}\n1\n1\nJo\n1\n/privacy\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-        .args([
-            "--config", config, "chat", "--lang", "en", "--user", "jo", "--data",
-        ])
-        .arg(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, stdout, err) = chat_with(&["--config", config], &[], data.path(), "jo", &script);
+    assert!(ok, "{err}");
     for expected in [
         "You're enrolled in Morning group.",
         "What name should your care team see",

@@ -568,7 +568,13 @@ impl Engine {
         self.saved(turn, next, vec![reply], Route::Button)
     }
 
-    fn saved(&self, turn: &Turn, record: UserRecord, replies: Vec<Reply>, route: Route) -> Outcome {
+    pub(super) fn saved(
+        &self,
+        turn: &Turn,
+        record: UserRecord,
+        replies: Vec<Reply>,
+        route: Route,
+    ) -> Outcome {
         self.outcome(
             turn,
             replies,

@@ -538,17 +538,7 @@ impl Engine {
         let locale = turn.locale;
         let say = |msg| vec![self.say(locale, msg)];
         let keep = |replies| self.outcome(turn, replies, Change::Keep, Route::Command);
-        let save = |record: UserRecord, replies| {
-            self.outcome(
-                turn,
-                replies,
-                Change::Save {
-                    record,
-                    durable: false,
-                },
-                Route::Command,
-            )
-        };
+        let save = |record: UserRecord, replies| self.saved(turn, record, replies, Route::Command);
         if *turn.stored == Stored::Unreadable && !matches!(name.as_str(), "forget" | "help" | "faq")
         {
             return self.store_trouble(turn);

@@ -150,10 +150,20 @@ impl Engine {
         };
         let others: Vec<Job> = record.jobs.iter().filter(|j| **j != job).cloned().collect();
         next.jobs = self.replan(&others, &next, now);
+        self.scheduled(locale, replies, next)
+    }
+
+    /// A scheduled moment's outcome: its messages and the saved record.
+    fn scheduled(
+        &self,
+        locale: crate::locale::Locale,
+        replies: Vec<Reply>,
+        record: UserRecord,
+    ) -> Outcome {
         Outcome {
             replies,
             change: Change::Save {
-                record: next,
+                record,
                 durable: false,
             },
             route: Route::Scheduled,
@@ -298,16 +308,7 @@ impl Engine {
                 self.zone_of(record),
             )]
         };
-        Outcome {
-            replies,
-            change: Change::Save {
-                record: next,
-                durable: false,
-            },
-            route: Route::Scheduled,
-            locale: record.locale,
-            faq_id: None,
-        }
+        self.scheduled(record.locale, replies, next)
     }
 
     /// A session was cancelled after this person was reminded of it: tell them now (once).
@@ -344,16 +345,7 @@ impl Engine {
             now,
             self.zone_of(record),
         );
-        Outcome {
-            replies: vec![reply],
-            change: Change::Save {
-                record: next,
-                durable: false,
-            },
-            route: Route::Scheduled,
-            locale: record.locale,
-            faq_id: None,
-        }
+        self.scheduled(record.locale, vec![reply], next)
     }
 
     /// Sends a scheduled check-in; an earlier one left wholly unanswered counts as missed,

@@ -377,22 +377,22 @@ fn milestones_and_a_new_date_that_keeps_the_history() {
     let now = utc("2026-11-30T14:00:00Z");
     b.enroll(&ana(), now, "America/New_York");
     let reply = b.text(&ana(), now, "/sober 2026-11-24");
-    assert!(reply[0].contains("That's 6 days"), "{reply:?}");
+    assert!(reply[0].contains("Days so far: 6"), "{reply:?}");
     // Day 7 is 1 December, congratulated at 10:00 local.
     let sent = b.deliver(utc("2026-12-01T15:00:00Z"));
     let congrats: Vec<_> = sent
         .iter()
-        .filter(|s| s.reply.text.contains("7 days"))
+        .filter(|s| s.reply.text.contains("day 7"))
         .collect();
     assert_eq!(congrats.len(), 1, "{sent:?}");
     let reply = b.text(&ana(), utc("2026-12-05T15:00:00Z"), "/sober 2026-12-04");
     assert!(
-        reply[0].contains("earlier 10 days still count"),
+        reply[0].contains("before (10) still count"),
         "{reply:?}"
     );
     let days = b.text(&ana(), utc("2026-12-05T15:00:00Z"), "/days");
     assert!(
-        days[0].contains("1 days since 2026-12-04") && days[0].contains("Earlier counts kept: 1"),
+        days[0].contains("Days since 2026-12-04: 1") && days[0].contains("Earlier counts kept: 1"),
         "{days:?}"
     );
     assert!(b.text(&ana(), now, "/sober 2027-01-01")[0].contains("hasn't happened"));

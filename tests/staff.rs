@@ -297,7 +297,7 @@ fn discharge_roster_cancel_and_broadcast() {
 
     // Cancelling Wednesday tells Ana (Ben is an alumnus now) and no reminder follows.
     let reply = clinic.text(STAFF, "/cancel evening 2026-12-02");
-    assert!(reply.contains("1 people were told"), "{reply}");
+    assert!(reply.contains("People told: 1"), "{reply}");
     let told = clinic.queued_for(100);
     assert!(
         told[0].reply.text.contains("is cancelled"),

@@ -5,12 +5,12 @@
 //! fails; consent and /forget reach the disk before their acknowledgement is returned;
 //! a failed save never lets a reply claim something that was not kept.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
 use crate::engine::buttons::Action;
-use crate::engine::{Body, Change, Engine, Inbound, Outcome, Stored, UserRecord};
+use crate::engine::{Body, Change, ChatKind, Engine, Inbound, Outcome, Stored, UserRecord};
 use crate::enroll::{self, InviteStatus};
 use crate::pseudonym;
 use crate::staff::Desk;
@@ -24,6 +24,12 @@ pub trait Records: Send + Sync {
     fn forget(&self, user: &UserKey) -> Result<usize, StoreError>;
     fn mark_unreachable(&self, user: &UserKey) -> Result<(), StoreError>;
     fn log_salt(&self) -> [u8; 16];
+    /// Serialises load -> engine -> save for one person against the scheduler, the
+    /// sender and staff work. Stores without concurrency need not lock.
+    fn lock_user(&self, user: &UserKey) -> Option<MutexGuard<'_, ()>> {
+        let _ = user;
+        None
+    }
     /// The verdict on an invite code at `now`; `redeem` also counts one use.
     fn invite(
         &self,
@@ -48,6 +54,9 @@ impl Records for Store {
     }
     fn log_salt(&self) -> [u8; 16] {
         Store::log_salt(self)
+    }
+    fn lock_user(&self, user: &UserKey) -> Option<MutexGuard<'_, ()>> {
+        Some(Store::lock_user(self, user))
     }
     fn invite(
         &self,
@@ -96,12 +105,8 @@ impl App {
     /// ones first. Blocking (the store may flush): call from a blocking context.
     pub fn handle(&self, inbound: &Inbound) -> Outcome {
         let tag = pseudonym::tag(&self.records.log_salt(), &inbound.user);
-        let stored = self.records.load(&inbound.user).unwrap_or_else(|e| {
-            tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
-            Stored::Unreadable
-        });
         // Staff work, from staff only — after the crisis check, which comes first for
-        // everyone.
+        // everyone. (Staff work locks the people it changes itself.)
         if let Some(desk) = &self.desk
             && desk.concerns(&self.engine, inbound)
             && !self.engine.is_crisis(&inbound.body)
@@ -116,6 +121,11 @@ impl App {
                 faq_id: None,
             };
         }
+        let _person = self.records.lock_user(&inbound.user);
+        let stored = self.records.load(&inbound.user).unwrap_or_else(|e| {
+            tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
+            Stored::Unreadable
+        });
         let invite = self.invite(&stored, inbound, &tag);
         let mut outcome = self
             .engine
@@ -155,6 +165,9 @@ impl App {
     /// only peeks (nothing is stored before consent); consent given with a code, or
     /// `/start <code>` from someone already set up, uses it.
     fn invite(&self, stored: &Stored, inbound: &Inbound, tag: &str) -> Option<InviteStatus> {
+        if inbound.chat != ChatKind::Private {
+            return None;
+        }
         let (code, redeem) = match &inbound.body {
             Body::Text(text) => {
                 let mut words = text.split_whitespace();
@@ -175,7 +188,15 @@ impl App {
             },
             Body::Unsupported => return None,
         };
-        match self.records.invite(&code, inbound.at, redeem) {
+        // Someone already in the invite's program who opens the link again does not use it
+        // up.
+        let peeked = self.records.invite(&code, inbound.at, false);
+        let again = matches!((&peeked, stored), (Ok(InviteStatus::Valid { program, .. }), Stored::Found(r))
+            if r.program.as_deref() == Some(program.as_str()));
+        if !redeem || again {
+            return Some(peeked.unwrap_or(InviteStatus::Unknown));
+        }
+        match self.records.invite(&code, inbound.at, true) {
             Ok(status) => Some(status),
             Err(e) => {
                 tracing::error!(user = %tag, error = %e, "cannot look up an invite");
@@ -187,6 +208,7 @@ impl App {
     /// The channel reported the person unreachable (blocked the bot, deactivated).
     pub fn mark_unreachable(&self, user: &UserKey) {
         let tag = pseudonym::tag(&self.records.log_salt(), user);
+        let _person = self.records.lock_user(user);
         match self.records.mark_unreachable(user) {
             Ok(()) => tracing::warn!(user = %tag, "person unreachable; marked inactive"),
             Err(e) => tracing::error!(user = %tag, error = %e, "cannot mark person unreachable"),

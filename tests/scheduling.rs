@@ -386,10 +386,7 @@ fn milestones_and_a_new_date_that_keeps_the_history() {
         .collect();
     assert_eq!(congrats.len(), 1, "{sent:?}");
     let reply = b.text(&ana(), utc("2026-12-05T15:00:00Z"), "/sober 2026-12-04");
-    assert!(
-        reply[0].contains("before (10) still count"),
-        "{reply:?}"
-    );
+    assert!(reply[0].contains("before (10) still count"), "{reply:?}");
     let days = b.text(&ana(), utc("2026-12-05T15:00:00Z"), "/days");
     assert!(
         days[0].contains("Days since 2026-12-04: 1") && days[0].contains("Earlier counts kept: 1"),
@@ -428,4 +425,44 @@ fn a_spanish_speaker_gets_the_reminder_in_spanish_with_a_24_hour_clock() {
         .map(|b| b.label.as_str())
         .collect();
     assert_eq!(labels, ["Voy", "Llego tarde", "No puedo ir"]);
+}
+
+#[test]
+fn a_message_found_late_in_someones_night_waits_for_the_morning() {
+    let b = Bench::new();
+    b.enroll(&ana(), utc("2026-11-30T14:00:00Z"), "America/New_York");
+    b.text(&ana(), utc("2026-11-30T14:00:00Z"), "/sober 2026-11-24");
+    // Day 7's congratulation is due at 10:00 on 1 December; the bot is down until 02:30
+    // on 2 December, New York time: not then, but at 08:00.
+    let night = b.deliver(utc("2026-12-02T07:30:00Z"));
+    assert!(
+        night.iter().all(|s| !s.reply.text.contains("day 7")),
+        "{night:?}"
+    );
+    let morning = b.deliver(utc("2026-12-02T13:00:00Z"));
+    assert!(
+        morning.iter().any(|s| s.reply.text.contains("day 7")),
+        "{morning:?}"
+    );
+}
+
+#[test]
+fn a_scheduled_job_and_forget_at_the_same_time_leave_nothing_behind() {
+    let b = Bench::new();
+    let people: Vec<UserKey> = (0..30)
+        .map(|i| UserKey::new(Channel::Telegram, format!("{}", 3000 + i)))
+        .collect();
+    for p in &people {
+        b.enroll(p, utc("2026-11-30T14:00:00Z"), "America/New_York");
+        b.text(p, utc("2026-11-30T20:59:00Z"), "/forget");
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| b.scheduler.run_due(utc("2026-11-30T21:00:00Z")).unwrap());
+        for p in &people {
+            b.say(p, utc("2026-11-30T21:00:00Z"), Body::Button("f:y".into()));
+        }
+    });
+    for p in &people {
+        assert!(b.store.keys_of(p).unwrap().is_empty(), "{p} came back");
+    }
 }

@@ -363,3 +363,18 @@ fn two_missed_check_ins_alert_the_staff_group() {
         "{posted:?}"
     );
 }
+
+#[test]
+fn staff_work_is_refused_in_any_group_but_the_staff_group() {
+    let clinic = Clinic::new();
+    clinic.enroll(100, "Ana", false);
+    let other_group = -999;
+    let replies = clinic.send(other_group, STAFF, Body::Text("/roster evening".into()));
+    assert!(!joined(&replies).contains("Ana"), "{}", joined(&replies));
+    let replies = clinic.send(
+        other_group,
+        STAFF,
+        Body::Text("/invite evening participant".into()),
+    );
+    assert!(!joined(&replies).contains("t.me"), "{}", joined(&replies));
+}

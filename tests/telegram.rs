@@ -234,7 +234,13 @@ async fn scheduled_check_ins_survive_a_stop_mid_burst_and_go_out_exactly_once() 
         for chat in &chats {
             let mut record = waypoint::engine::UserRecord::new(waypoint::locale::Locale::En, now);
             record.dialogue = waypoint::engine::Dialogue::Idle;
-            record.timezone = Some("America/New_York".into());
+            // A zone where it is midday now, so quiet hours never hold the burst back.
+            let offset = 12 - i64::from(chrono::Timelike::hour(&now));
+            record.timezone = Some(match offset {
+                0 => "Etc/GMT".to_string(),
+                o if o > 0 => format!("Etc/GMT-{o}"),
+                o => format!("Etc/GMT+{}", -o),
+            });
             record.discharged_on = Some(now.date_naive() - chrono::Duration::days(3));
             record.jobs = vec![waypoint::engine::Job {
                 at: now - chrono::Duration::minutes(1),

@@ -46,6 +46,8 @@ struct Deps {
     queued: Arc<Notify>,
     /// Wakes the scheduler: someone's schedule may have changed.
     changed: Arc<Notify>,
+    /// For sending directly when the outbox cannot be written.
+    transport: Arc<TelegramTransport>,
 }
 
 /// Runs the bot until Ctrl-C or SIGTERM, then finishes in-flight updates and returns.
@@ -72,8 +74,13 @@ pub async fn run(
         shutdown.clone(),
     ));
     let transport = Arc::new(TelegramTransport { bot: bot.clone() });
-    let sender = Sender::new(store.clone(), app.clone(), transport, Limits::default())
-        .with_clock(clock.clone());
+    let sender = Sender::new(
+        store.clone(),
+        app.clone(),
+        transport.clone(),
+        Limits::default(),
+    )
+    .with_clock(clock.clone());
     let sender_task = tokio::spawn(sender.run(queued.clone(), shutdown));
 
     let deps = Deps {
@@ -82,6 +89,7 @@ pub async fn run(
         clock,
         queued,
         changed,
+        transport,
     };
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(on_message))
@@ -264,7 +272,13 @@ async fn process(deps: &Deps, inbound: Inbound) {
         })
         .collect();
     if let Err(e) = deps.store.enqueue(&items) {
-        tracing::error!(error = %e, "cannot queue replies");
+        // The store is failing; the replies (a crisis reply above all) still go, directly.
+        tracing::error!(error = %e, "cannot queue replies; sending them directly");
+        for item in &items {
+            if let Err(e) = deps.transport.send(&item.user, &item.reply).await {
+                tracing::error!(error = %e, "cannot send a reply directly");
+            }
+        }
     }
     deps.queued.notify_one();
     deps.changed.notify_one();

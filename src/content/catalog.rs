@@ -115,7 +115,7 @@ catalog! {
     CmdCheckin = "cmd_checkin" [],
     CmdSober = "cmd_sober" [],
     CmdDays = "cmd_days" [],
-    PrivacyCare = "privacy_care" ["program", "discharged", "sober", "rsvps", "checkins", "escalations", "scheduled"],
+    PrivacyCare = "privacy_care" ["program", "discharged", "sober", "rsvps", "checkins", "escalations", "scheduled", "alias", "share"],
     TimeFormat = "time_format" [],
     DateFormat = "date_format" [],
     Weekdays = "weekdays" [],

@@ -33,6 +33,8 @@ pub struct Scheduler {
 pub struct Wake {
     pub fired: usize,
     pub queued: usize,
+    /// Due entries that could not be fired (logged); they are retried after a pause.
+    pub failed: usize,
 }
 
 impl Scheduler {
@@ -62,6 +64,7 @@ impl Scheduler {
                         progressed = true;
                     }
                     Err(e) => {
+                        wake.failed += 1;
                         let tag = pseudonym::tag(&self.store.log_salt(), &entry.user);
                         tracing::error!(user = %tag, error = %e, "cannot fire a scheduled message");
                     }
@@ -80,6 +83,7 @@ impl Scheduler {
 
     /// Fires one due entry; returns how many messages it queued.
     pub fn fire(&self, entry: &DueEntry, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let _person = self.store.lock_user(&entry.user);
         let stored = self.store.load(&entry.user)?;
         let outcome = self.app.engine().fire(&stored, entry.tag, entry.at, now);
         if let (Stored::Found(old), Change::Save { record, .. }) = (&stored, &outcome.change) {
@@ -106,6 +110,7 @@ impl Scheduler {
                     continue; // in the past: nothing to tell, nothing to remember
                 }
                 for user in self.store.members(&program.id)? {
+                    let _person = self.store.lock_user(&user);
                     let stored = self.store.load(&user)?;
                     for start in &starts {
                         let outcome = self
@@ -175,6 +180,9 @@ impl Scheduler {
             })
             .await;
             let next = match result {
+                // Something due keeps failing (a full disk): wait before trying again,
+                // rather than retrying at once because it is still due.
+                Ok(Ok((wake, _))) if wake.failed > 0 && wake.fired == 0 => None,
                 Ok(Ok((wake, next))) => {
                     if wake.queued > 0 {
                         sender.notify_one();

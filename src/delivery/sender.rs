@@ -213,8 +213,10 @@ impl<T: Transport> Sender<T> {
             // queued while we were looking. Sent before it is on disk, a crash could fire it
             // again; flushing here (not in the send task) keeps the wire timing even.
             if item.priority == Priority::Scheduled && !self.store.is_durable(&key) {
-                if let Err(e) = self.store.flush_async().await {
-                    tracing::error!(error = %e, "cannot flush before sending; retrying shortly");
+                let store = self.store.clone();
+                let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+                if !matches!(flushed, Ok(Ok(()))) {
+                    tracing::error!("cannot flush before sending; retrying shortly");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 continue;

@@ -198,6 +198,18 @@ impl Engine {
                 ("checkins", &record.checkins.len().to_string()),
                 ("escalations", &record.escalations.len().to_string()),
                 ("scheduled", &scheduled),
+                ("alias", &record.alias.clone().unwrap_or_else(not_set)),
+                (
+                    "share",
+                    self.content.text(
+                        locale,
+                        match (record.care_team_consent, record.share_crisis_text) {
+                            (false, _) => Msg::PrivacyNotSet,
+                            (true, true) => Msg::BtnShareYes,
+                            (true, false) => Msg::BtnShareNo,
+                        },
+                    ),
+                ),
             ],
         )
     }

@@ -545,7 +545,9 @@ impl Engine {
         }
         match (name.as_str(), turn.record()) {
             ("start", None) => match turn.invite {
-                Some(InviteStatus::Valid { .. }) => keep(self.welcome(locale, Some(args))),
+                Some(InviteStatus::Valid { .. }) => {
+                    keep(self.welcome(locale, args.split_whitespace().next()))
+                }
                 Some(bad) => {
                     let mut replies = vec![self.say(locale, invite_problem(bad))];
                     replies.extend(self.welcome(locale, None));

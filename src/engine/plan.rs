@@ -136,6 +136,27 @@ impl Engine {
             return self.quiet_outcome(locale, Change::Keep);
         };
         let mut next = record.clone();
+        let others: Vec<Job> = record.jobs.iter().filter(|j| **j != job).cloned().collect();
+        let tz = self.zone_of(record);
+        let quiet = &self.settings.schedules.quiet;
+        if !record.paused && !record.unreachable && quiet.contains(tz, now) {
+            // Found late (downtime, a backlog) in the person's night: not now. It moves to
+            // the morning if it will still be useful then.
+            let morning = quiet.end_after(tz, now);
+            let useful = match job.kind {
+                JobKind::Reminder { session } => morning < session,
+                _ => morning - due <= LATE_LIMIT,
+            };
+            next.jobs = self.replan(&others, &next, now);
+            next.jobs.retain(|j| j.kind.tag() != tag);
+            if useful {
+                next.jobs.push(Job {
+                    at: morning,
+                    kind: job.kind,
+                });
+            }
+            return self.scheduled(locale, Vec::new(), next);
+        }
         let replies = if record.paused || record.unreachable {
             Vec::new()
         } else {
@@ -148,7 +169,6 @@ impl Engine {
                 _ => Vec::new(),
             }
         };
-        let others: Vec<Job> = record.jobs.iter().filter(|j| **j != job).cloned().collect();
         next.jobs = self.replan(&others, &next, now);
         self.scheduled(locale, replies, next)
     }

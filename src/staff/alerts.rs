@@ -74,8 +74,10 @@ pub fn post_alerts(engine: &Engine, store: &Store) -> Result<usize, StoreError> 
         };
         store.enqueue(&[Outgoing::new(to.clone(), reply, priority)])?;
         for alert in batch {
+            // The words travel in the message; the store keeps no copy once it is queued.
             store.put_alert(&Alert {
                 posted: true,
+                text: None,
                 ..alert.clone()
             })?;
         }

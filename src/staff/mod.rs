@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::RsvpAnswer;
-use crate::engine::{Body, Button, Change, Engine, Inbound, Reply, StaffMember, Stored};
+use crate::engine::{Body, Button, Change, ChatKind, Engine, Inbound, Reply, StaffMember, Stored};
 use crate::enroll::{self, Invite, Role};
 use crate::schedule::program::revealing_word;
 use crate::store::{Outgoing, Priority, Store, StoreError};
@@ -73,18 +73,25 @@ impl Desk {
     /// group. Cheap, so everyone else's messages go straight to the engine.
     pub fn concerns(&self, engine: &Engine, inbound: &Inbound) -> bool {
         in_staff_group(engine, inbound)
-            || engine
-                .settings()
-                .staff
-                .member(inbound.sender.as_deref())
-                .is_some()
+            || (inbound.chat == ChatKind::Private
+                && engine
+                    .settings()
+                    .staff
+                    .member(inbound.sender.as_deref())
+                    .is_some())
     }
 
     pub fn handle(&self, engine: &Engine, inbound: &Inbound) -> Option<Vec<Reply>> {
         // The staff group is where colleagues talk: the bot answers only its own buttons
         // and staff commands there, and is otherwise silent.
         let silent = || in_staff_group(engine, inbound).then(Vec::new);
-        let Some(staff) = engine.settings().staff.member(inbound.sender.as_deref()) else {
+        // Rosters and stats are for the staff group or a private chat, never another group.
+        let Some(staff) = engine
+            .settings()
+            .staff
+            .member(inbound.sender.as_deref())
+            .filter(|_| in_staff_group(engine, inbound) || inbound.chat == ChatKind::Private)
+        else {
             return silent();
         };
         let Some(result) = self.staff_work(engine, staff, inbound) else {
@@ -423,6 +430,7 @@ impl Desk {
         }
         let mut told = 0;
         for user in self.store.members(&program.id)? {
+            let _person = self.store.lock_user(&user);
             let mut stored = self.store.load(&user)?;
             for session in &sessions {
                 let outcome = engine.cancel_session(&stored, *session, now);
@@ -472,7 +480,7 @@ impl Desk {
             }
         }
         let count = matches.len();
-        let Some((user, record)) = matches.pop().filter(|_| count == 1) else {
+        let Some((user, _)) = matches.pop().filter(|_| count == 1) else {
             let msg = if count == 0 {
                 Msg::DischargeNotFound
             } else {
@@ -482,6 +490,15 @@ impl Desk {
                 engine,
                 msg,
                 &[("alias", alias.trim()), ("count", &count.to_string())],
+            )]);
+        };
+        // Decide on the record as it is now, under the person's lock.
+        let _person = self.store.lock_user(&user);
+        let Stored::Found(record) = self.store.load(&user)? else {
+            return Ok(vec![say(
+                engine,
+                Msg::DischargeNotFound,
+                &[("alias", alias.trim())],
             )]);
         };
         let program_tz = record

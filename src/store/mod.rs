@@ -17,9 +17,10 @@ mod index;
 mod invites;
 mod outbox;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -70,7 +71,16 @@ pub struct Store {
     /// Outbox entries with a sequence number below this are on disk (see
     /// [`Store::is_durable`]).
     durable_below: Arc<AtomicU64>,
+    /// Outbox sequence numbers handed out to transactions not yet committed: a flush
+    /// vouches only for numbers below the smallest of them.
+    pending: Arc<Mutex<BTreeSet<u64>>>,
+    /// One lock per stripe of people: load -> decide -> save for one person never
+    /// interleaves (a message, a scheduled job, the sender's 403, staff work).
+    stripes: Arc<[Mutex<()>; STRIPES]>,
 }
+
+/// How many person locks there are; people share a stripe by hash.
+const STRIPES: usize = 64;
 
 impl Store {
     /// Opens (or creates) the store in `dir`. A second process gets [`StoreError::Locked`].
@@ -115,6 +125,8 @@ impl Store {
             outbox: db.open_tree(OUTBOX)?,
             // Everything found at opening is on disk.
             durable_below: Arc::new(AtomicU64::new(db.generate_id()?)),
+            pending: Arc::default(),
+            stripes: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
             db,
             salt,
         })
@@ -168,12 +180,20 @@ impl Store {
             .as_deref()
             .map(|p| index::member_key(p, user));
         let mut queued = Vec::with_capacity(outgoing.len());
-        for item in outgoing {
-            queued.push((
-                outbox::key(item.priority, self.db.generate_id()?),
-                encode(item)?,
-            ));
+        let mut ids = Vec::with_capacity(outgoing.len());
+        {
+            let mut pending = lock(&self.pending);
+            for item in outgoing {
+                let id = self.db.generate_id()?;
+                pending.insert(id);
+                ids.push(id);
+                queued.push((outbox::key(item.priority, id), encode(item)?));
+            }
         }
+        let _committed = Committed {
+            pending: &self.pending,
+            ids: &ids,
+        };
         let result = (&self.users, &self.due, &self.members, &self.outbox).transaction(
             |(users, due, members, outbox)| {
                 if let Some(old) = users.get(&key)?
@@ -351,18 +371,28 @@ impl Store {
         Ok(())
     }
 
-    pub async fn flush_async(&self) -> Result<(), StoreError> {
-        let mark = self.db.generate_id()?;
-        self.db.flush_async().await?;
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let mark = self.flush_mark()?;
+        self.db.flush()?;
         self.durable_below.fetch_max(mark, Ordering::SeqCst);
         Ok(())
     }
 
-    pub fn flush(&self) -> Result<(), StoreError> {
-        let mark = self.db.generate_id()?;
-        self.db.flush()?;
-        self.durable_below.fetch_max(mark, Ordering::SeqCst);
-        Ok(())
+    /// What a flush starting now vouches for: every number handed out so far, except
+    /// those whose transaction has not committed.
+    fn flush_mark(&self) -> Result<u64, StoreError> {
+        let pending = lock(&self.pending);
+        let next = self.db.generate_id()?;
+        Ok(pending.first().copied().map_or(next, |p| p.min(next)))
+    }
+
+    /// Holds `user`'s lock: the caller's load, decision and save are not interleaved
+    /// with another for the same person.
+    pub fn lock_user(&self, user: &UserKey) -> MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user.hash(&mut hasher);
+        lock(&self.stripes[hasher.finish() as usize % STRIPES])
     }
 
     /// Whether a queued message is known to be on disk. The sender sends a scheduled
@@ -370,6 +400,28 @@ impl Store {
     /// same transaction, so a crash after sending cannot fire it again.
     pub fn is_durable(&self, key: &OutboxKey) -> bool {
         key.sequence() < self.durable_below.load(Ordering::SeqCst)
+    }
+}
+
+/// A poisoned lock still guards valid data (a panic elsewhere cannot corrupt `()` or a
+/// set of numbers); keep going.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Takes a transaction's outbox numbers off the pending list when it ends, committed or
+/// not.
+struct Committed<'a> {
+    pending: &'a Mutex<BTreeSet<u64>>,
+    ids: &'a [u64],
+}
+
+impl Drop for Committed<'_> {
+    fn drop(&mut self) {
+        let mut pending = lock(self.pending);
+        for id in self.ids {
+            pending.remove(id);
+        }
     }
 }
 

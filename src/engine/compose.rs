@@ -342,7 +342,8 @@ impl Engine {
         ]
         .join("\n\n");
         let mut replies = vec![plain(text)];
-        if turn.record().is_some() {
+        // Only people enrolled by their clinic have a care team that will see the request.
+        if turn.record().is_some_and(|r| r.care_team_consent) {
             replies.push(self.outreach_offer(locale, OutreachReason::Support));
         }
         replies

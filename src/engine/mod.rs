@@ -752,9 +752,7 @@ impl Engine {
             }
             (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
             (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
-            (Action::Outreach { want: true, reason }, Some(record))
-                if reason == OutreachReason::Support || record.care_team_consent =>
-            {
+            (Action::Outreach { want: true, reason }, Some(record)) if record.care_team_consent => {
                 let mut next = record.clone();
                 next.outreach_requests.push(OutreachRequest {
                     at: turn.inbound.at,

@@ -79,6 +79,9 @@ pub struct Store {
     stripes: Arc<[Mutex<()>; STRIPES]>,
 }
 
+/// How long opening waits for a lock that may be about to be released.
+const LOCK_WAIT_MS: u64 = 2000;
+
 /// How many person locks there are; people share a stripe by hash.
 const STRIPES: usize = 64;
 
@@ -89,17 +92,31 @@ impl Store {
             dir: dir.to_path_buf(),
             source: sled::Error::Io(e),
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked(dir.to_path_buf()),
-                other => StoreError::Open {
-                    dir: dir.to_path_buf(),
-                    source: other,
-                },
-            })?;
+        // A store just closed in this process may hold its file lock for a moment while
+        // sled's background thread winds down: wait briefly before calling it "in use".
+        let mut waited = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if is_lock_error(&io) && waited < LOCK_WAIT_MS => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    waited += 50;
+                }
+                Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                    return Err(StoreError::Locked(dir.to_path_buf()));
+                }
+                Err(other) => {
+                    return Err(StoreError::Open {
+                        dir: dir.to_path_buf(),
+                        source: other,
+                    });
+                }
+            }
+        };
         let users = db.open_tree(USERS)?;
         let meta = db.open_tree(META)?;
         let salt = match meta.get(SALT_KEY)? {

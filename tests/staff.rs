@@ -378,3 +378,30 @@ fn staff_work_is_refused_in_any_group_but_the_staff_group() {
     );
     assert!(!joined(&replies).contains("t.me"), "{}", joined(&replies));
 }
+
+#[test]
+fn forgetting_withdraws_a_queued_staff_post_and_reposts_the_others() {
+    let clinic = Clinic::new();
+    clinic.enroll(100, "Ana", true);
+    clinic.enroll(200, "Ben", false);
+    clinic.text(100, "i want to end my life tonight");
+    clinic.text(200, "i want to kill myself");
+    clinic.scheduler.run_due(t0()).unwrap();
+    // Ana forgets before the staff-group post has gone out.
+    clinic.text(100, "/forget");
+    clinic.send(100, 100, Body::Button("f:y".into()));
+    let posted = clinic.queued_for(GROUP);
+    let all = posted
+        .iter()
+        .map(|p| p.reply.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !all.contains("Ana") && !all.contains("end my life"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Ben (Evening group): CRISIS"),
+        "Ben's alert is posted again: {all}"
+    );
+}

@@ -72,7 +72,9 @@ pub fn post_alerts(engine: &Engine, store: &Store) -> Result<usize, StoreError> 
         } else {
             Priority::Reply
         };
-        store.enqueue(&[Outgoing::new(to.clone(), reply, priority)])?;
+        let mut post = Outgoing::new(to.clone(), reply, priority);
+        post.alerts = batch.iter().map(|a| a.id).collect();
+        store.enqueue(&[post])?;
         for alert in batch {
             // The words travel in the message; the store keeps no copy once it is queued.
             store.put_alert(&Alert {

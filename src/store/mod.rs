@@ -251,11 +251,32 @@ impl Store {
     /// records were removed.
     pub fn forget(&self, user: &UserKey) -> Result<usize, StoreError> {
         let keys = self.keys_of(user)?;
+        let theirs: Vec<u64> = self
+            .alerts()?
+            .into_iter()
+            .filter(|a| a.user == *user)
+            .map(|a| a.id)
+            .collect();
         for (tree, key) in &keys {
             self.db.open_tree(tree)?.remove(key)?;
         }
+        // A staff-group post about them still waiting to go out goes too; the other
+        // people's alerts it carried are posted again without them.
+        let mut withdrawn = 0;
+        for (key, item) in self.outbox_items(usize::MAX)? {
+            if item.alerts.iter().any(|id| theirs.contains(id)) {
+                self.outbox_remove(&key)?;
+                withdrawn += 1;
+                for id in item.alerts.iter().filter(|id| !theirs.contains(id)) {
+                    if let Some(mut other) = self.alert(*id)? {
+                        other.posted = false;
+                        self.put_alert(&other)?;
+                    }
+                }
+            }
+        }
         self.db.flush()?;
-        Ok(keys.len())
+        Ok(keys.len() + withdrawn)
     }
 
     /// Every (tree, key) that belongs to `user`, across all trees: what /forget removes.

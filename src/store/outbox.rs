@@ -32,6 +32,10 @@ pub struct Outgoing {
     /// codes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<Vec<u8>>,
+    /// The staff alerts this message carries (staff-group posts), so that forgetting a
+    /// person also withdraws a post about them that has not gone out yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<u64>,
 }
 
 impl Outgoing {
@@ -43,6 +47,7 @@ impl Outgoing {
             attempts: 0,
             not_before: None,
             photo: None,
+            alerts: Vec::new(),
         }
     }
 }

@@ -26,14 +26,13 @@ impl Engine {
             .timezone
             .as_deref()
             .and_then(|name| name.parse().ok())
-            .or_else(|| {
-                record
-                    .program
-                    .as_deref()
-                    .and_then(|id| self.settings.schedules.program(id))
-                    .map(|p| p.timezone)
-            })
+            .or_else(|| self.program_of(record).map(|p| p.timezone))
             .unwrap_or(self.settings.default_timezone)
+    }
+
+    /// The program a person is in, if the configuration still has it.
+    pub(super) fn program_of(&self, record: &UserRecord) -> Option<&crate::schedule::Program> {
+        self.settings.schedules.program(record.program.as_deref()?)
     }
 
     /// "6:00 PM", with the zone's abbreviation when it is not the person's own.
@@ -156,10 +155,7 @@ impl Engine {
         let locale = turn.locale;
         let now = turn.inbound.at;
         let start = DateTime::from_timestamp(session.saturating_mul(60), 0);
-        let program = record
-            .program
-            .as_deref()
-            .and_then(|id| self.settings.schedules.program(id));
+        let program = self.program_of(record);
         let open = match (start, program) {
             (Some(start), Some(p)) => {
                 start > now

@@ -46,10 +46,7 @@ impl Engine {
         let tz = self.zone_of(record);
         let mut jobs = Vec::new();
         if record.discharged_on.is_none()
-            && let Some(program) = record
-                .program
-                .as_deref()
-                .and_then(|id| schedules.program(id))
+            && let Some(program) = self.program_of(record)
             && let Some(slot) = program.next_reminder(tz, &schedules.quiet, now)
         {
             jobs.push(Job {
@@ -210,11 +207,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Vec<Reply> {
         let locale = record.locale;
-        let Some(program) = record
-            .program
-            .as_deref()
-            .and_then(|id| self.settings.schedules.program(id))
-        else {
+        let Some(program) = self.program_of(record) else {
             return Vec::new();
         };
         let Some(occurrence) = program.session_at(session) else {
@@ -304,11 +297,7 @@ impl Engine {
         let Stored::Found(record) = stored else {
             return self.quiet_outcome(self.settings.default_locale, Change::Keep);
         };
-        let Some(program) = record
-            .program
-            .as_deref()
-            .and_then(|id| self.settings.schedules.program(id))
-        else {
+        let Some(program) = self.program_of(record) else {
             return self.quiet_outcome(record.locale, Change::Keep);
         };
         if record.cancel_notices.contains(&session) || session <= now {
@@ -342,10 +331,7 @@ impl Engine {
         let Stored::Found(record) = stored else {
             return self.quiet_outcome(self.settings.default_locale, Change::Keep);
         };
-        let program = record
-            .program
-            .as_deref()
-            .and_then(|id| self.settings.schedules.program(id));
+        let program = self.program_of(record);
         let due = program.is_some_and(|p| {
             session > now && p.session_at(session).is_some() && p.is_cancelled(session)
         }) && record.notified.contains(&session)

@@ -15,6 +15,11 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Whether replies can carry buttons; SMS shows choices as numbered text instead.
+    pub fn has_buttons(self) -> bool {
+        !matches!(self, Channel::Sms)
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Channel::Telegram => "tg",

@@ -200,4 +200,10 @@ catalog! {
     DischargeNotFound = "discharge_not_found" ["alias"],
     DischargeAmbiguous = "discharge_ambiguous" ["alias", "count"],
     InviteCreated = "invite_created" ["program", "role", "link", "expires"],
+    SmsChoices = "sms_choices" ["choices"],
+    SmsStopped = "sms_stopped" ["program", "lifeline"],
+    SmsStarted = "sms_started" ["program"],
+    SmsHelp = "sms_help" ["program", "per_day", "per_week", "clinic", "lifeline", "emergency"],
+    SmsClinicUnknown = "sms_clinic_unknown" [],
+    PrivacyTexting = "privacy_texting" ["texted", "held"],
 }

@@ -9,6 +9,7 @@ mod care;
 use care::{invite_problem, needs_alias};
 mod compose;
 mod plan;
+mod texting;
 pub mod state;
 pub mod timezone;
 
@@ -26,6 +27,7 @@ use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
 pub use plan::LATE_LIMIT;
+pub use texting::Keyword;
 pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 
 /// One message or button press from a person.
@@ -181,6 +183,8 @@ pub struct Settings {
     pub timezone_choices: Vec<Tz>,
     pub schedules: Schedules,
     pub staff: Staff,
+    /// How texts name the service (SMS HELP, STOP and START replies).
+    pub texting_name: String,
 }
 
 /// Clinic staff on Telegram: who may use staff commands, and where alerts go.
@@ -226,6 +230,7 @@ impl Default for Settings {
                 America::Puerto_Rico,
             ],
             schedules: Schedules::default(),
+            texting_name: "Waypoint".into(),
             staff: Staff::default(),
         }
     }
@@ -281,7 +286,8 @@ impl Engine {
         inbound: &Inbound,
         invite: Option<&InviteStatus>,
     ) -> Outcome {
-        let outcome = self.respond(stored, inbound, invite);
+        let mut outcome = self.respond(stored, inbound, invite);
+        self.number_choices(inbound.user.channel, outcome.locale, &mut outcome.replies);
         self.finish(stored, outcome, inbound.at)
     }
 

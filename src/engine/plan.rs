@@ -8,21 +8,29 @@
 //! Downtime rule: a job found late still goes out while it is useful — a reminder until
 //! its session starts, a check-in or milestone within [`LATE_LIMIT`] — and is otherwise
 //! dropped. Either way the next one is planned from the present.
+//!
+//! Texting limits (SMS only): a scheduled text also waits for the sending window, and
+//! within the daily and weekly caps the more useful message wins; a check-in that loses
+//! moves to the next day with room, anything else is dropped and noted in `held`.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use super::care::close_open_checkin;
-use super::state::{EscalationReason, Job, JobKind, UserRecord};
+use super::state::{EscalationReason, Held, Job, JobKind, UserRecord};
 use super::{Button, Change, Engine, Outcome, Reply, Route, Stored, plain};
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::{Checkin, RsvpAnswer};
-use crate::schedule::Mark;
+use crate::schedule::{Mark, TextingCaps, Verdict};
+use crate::user::Channel;
 use crate::schedule::milestone::next_milestone;
 use crate::schedule::recurrence::resolve_wall;
 
 /// How late a check-in or milestone may still go out after downtime.
 pub const LATE_LIMIT: Duration = Duration::hours(24);
+
+/// How many held-back texts a record remembers.
+const HELD_KEPT: usize = 20;
 
 impl Engine {
     /// Everything scheduled for `record` strictly after `now`, at most one job per kind.
@@ -115,6 +123,7 @@ impl Engine {
     pub fn fire(
         &self,
         stored: &Stored,
+        channel: Channel,
         tag: u8,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -135,28 +144,18 @@ impl Engine {
         let mut next = record.clone();
         let others: Vec<Job> = record.jobs.iter().filter(|j| **j != job).cloned().collect();
         let tz = self.zone_of(record);
-        let quiet = &self.settings.schedules.quiet;
-        if !record.paused && !record.unreachable && quiet.contains(tz, now) {
+        let active = !record.paused && !record.unreachable;
+        let texting = (channel == Channel::Sms).then_some(&self.settings.schedules.texting);
+        if active && let Some(morning) = self.quiet_until(tz, now, texting) {
             // Found late (downtime, a backlog) in the person's night: not now. It moves to
             // the morning if it will still be useful then.
-            let morning = quiet.end_after(tz, now);
             let useful = match job.kind {
                 JobKind::Reminder { session } => morning < session,
                 _ => morning - due <= LATE_LIMIT,
             };
-            next.jobs = self.replan(&others, &next, now);
-            next.jobs.retain(|j| j.kind.tag() != tag);
-            if useful {
-                next.jobs.push(Job {
-                    at: morning,
-                    kind: job.kind,
-                });
-            }
-            return self.scheduled(locale, Vec::new(), next);
+            return self.postpone(&others, next, &job, useful.then_some(morning), now);
         }
-        let replies = if record.paused || record.unreachable {
-            Vec::new()
-        } else {
+        let mut replies = if active {
             match job.kind {
                 JobKind::Reminder { session } => self.remind(&mut next, session, now),
                 JobKind::Checkin if now - due <= LATE_LIMIT => self.send_checkin(&mut next, now),
@@ -165,9 +164,83 @@ impl Engine {
                 }
                 _ => Vec::new(),
             }
+        } else {
+            Vec::new()
         };
+        if let (Some(caps), false) = (texting, replies.is_empty()) {
+            let rivals: Vec<(DateTime<Utc>, u8)> = others
+                .iter()
+                .map(|j| (j.at, j.kind.usefulness()))
+                .collect();
+            let deferrable = job.kind == JobKind::Checkin;
+            let rank = job.kind.usefulness();
+            match caps.judge(tz, &record.texted, rank, &rivals, now, deferrable) {
+                Verdict::Send => {
+                    TextingCaps::prune(&mut next.texted, now);
+                    next.texted.push(now);
+                }
+                Verdict::Defer(at) => {
+                    return self.postpone(&others, record.clone(), &job, Some(at), now);
+                }
+                Verdict::Drop(reason) => {
+                    let mut held = record.clone();
+                    held.held.push(Held {
+                        at: now,
+                        what: job.kind.name().to_string(),
+                        reason,
+                    });
+                    if held.held.len() > HELD_KEPT {
+                        held.held.remove(0);
+                    }
+                    held.jobs = self.replan(&others, &held, now);
+                    return self.scheduled(locale, Vec::new(), held);
+                }
+            }
+        }
+        self.number_choices(channel, locale, &mut replies);
         next.jobs = self.replan(&others, &next, now);
         self.scheduled(locale, replies, next)
+    }
+
+    /// The job waits until `until` (or is dropped, if `None`); nothing is sent now.
+    fn postpone(
+        &self,
+        others: &[Job],
+        mut record: UserRecord,
+        job: &Job,
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let tag = job.kind.tag();
+        record.jobs = self.replan(others, &record, now);
+        record.jobs.retain(|j| j.kind.tag() != tag);
+        if let Some(at) = until {
+            record.jobs.push(Job {
+                at,
+                kind: job.kind.clone(),
+            });
+        }
+        self.scheduled(record.locale, Vec::new(), record)
+    }
+
+    /// When the quiet hours around `now` end (and, for texts, the hours outside the
+    /// texting window); `None` if `now` is in neither.
+    fn quiet_until(
+        &self,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+        texting: Option<&TextingCaps>,
+    ) -> Option<DateTime<Utc>> {
+        let windows = [Some(self.settings.schedules.quiet), texting.map(|c| c.quiet())];
+        let mut t = now;
+        // The end of one window may fall in the other; two steps settle it.
+        for _ in 0..windows.len() {
+            match windows.iter().flatten().find(|q| q.contains(tz, t)) {
+                Some(q) => t = q.end_after(tz, t),
+                None => break,
+            }
+        }
+        (t != now).then_some(t)
     }
 
     /// A scheduled moment's outcome: its messages and the saved record.

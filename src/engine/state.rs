@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::locale::Locale;
-use crate::schedule::Mark;
+use crate::schedule::{HoldReason, Mark};
 
 /// How many answers of each kind are kept: enough for staff to see a pattern, bounded so
 /// a record stays small.
@@ -70,6 +70,14 @@ pub struct UserRecord {
     /// What is scheduled for this person; the store's due index mirrors it exactly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<Job>,
+    /// When scheduled texts went out (SMS only): the texting limits count them. About a
+    /// week's worth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texted: Vec<DateTime<Utc>>,
+    /// Scheduled texts the limits held back, so the person (in /privacy) and staff can
+    /// see what did not reach them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Held>,
 }
 
 impl UserRecord {
@@ -96,6 +104,8 @@ impl UserRecord {
             alias: None,
             share_crisis_text: false,
             jobs: Vec::new(),
+            texted: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -221,6 +231,24 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Reminder { .. } => "reminder",
+            JobKind::Checkin => "checkin",
+            JobKind::Milestone { .. } => "milestone",
+        }
+    }
+
+    /// How useful the message is when texting limits force a choice: a session today
+    /// above a check-in, a check-in above a congratulation.
+    pub fn usefulness(&self) -> u8 {
+        match self {
+            JobKind::Reminder { .. } => 3,
+            JobKind::Checkin => 2,
+            JobKind::Milestone { .. } => 1,
+        }
+    }
+
     /// The one-byte tag of the kind in the store's due index.
     pub fn tag(&self) -> u8 {
         match self {
@@ -229,6 +257,15 @@ impl JobKind {
             JobKind::Milestone { .. } => b'm',
         }
     }
+}
+
+/// A scheduled text the texting limits held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub at: DateTime<Utc>,
+    /// What it was: `reminder`, `checkin` or `milestone`.
+    pub what: String,
+    pub reason: HoldReason,
 }
 
 /// An open question the next message may answer.

@@ -3,6 +3,7 @@
 //! Pure: instants in, instants out; no clock, no store. The engine plans with it; the
 //! scheduler loop (`delivery`) only reads the due times it produced.
 
+pub mod caps;
 pub mod ladder;
 pub mod milestone;
 pub mod program;
@@ -11,6 +12,7 @@ pub mod recurrence;
 
 use chrono::NaiveTime;
 
+pub use caps::{HoldReason, TextingCaps, Verdict};
 pub use ladder::{Ladder, Phase};
 pub use milestone::Mark;
 pub use program::{Occurrence, Program, ReminderSlot, Session};
@@ -25,6 +27,8 @@ pub struct Schedules {
     pub ladder: Ladder,
     /// The local time of day milestone congratulations go out.
     pub milestone_time: NaiveTime,
+    /// Limits on proactive texts to people reached by SMS.
+    pub texting: TextingCaps,
 }
 
 impl Default for Schedules {
@@ -34,6 +38,7 @@ impl Default for Schedules {
             quiet: QuietHours::default(),
             ladder: Ladder::standard(),
             milestone_time: NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default(),
+            texting: TextingCaps::default(),
         }
     }
 }

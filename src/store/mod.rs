@@ -11,11 +11,15 @@
 //! - `members`: `<program id>\0<user key>`, who is in which program (same transaction).
 //! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each naming its person.
 //! - `alerts`: `<id>`, alerts for the staff group, each naming its person.
+//!
+//! One tree deliberately survives `/forget`: `sms_opt_outs` (salted hashes; see
+//! `texting.rs`), because carriers require an opt-out to be kept.
 
 mod alerts;
 mod index;
 mod invites;
 mod outbox;
+mod texting;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -204,7 +208,7 @@ impl Store {
                 let id = self.db.generate_id()?;
                 pending.insert(id);
                 ids.push(id);
-                queued.push((outbox::key(item.priority, id), encode(item)?));
+                queued.push((outbox::key(item, id), encode(item)?));
             }
         }
         let _committed = Committed {

@@ -1,12 +1,16 @@
 //! The outbox: messages waiting to be sent, crisis replies first, then replies, then
 //! scheduled messages; oldest first within each. Entries survive a restart.
+//!
+//! Key: `[lane] <priority> <sequence>`. SMS has a lane of its own (a leading byte that
+//! sorts after every priority), so its slow queue (a text a second) never sits in front
+//! of Telegram's; Telegram and the terminal use the unprefixed keys.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, decode, encode};
 use crate::engine::Reply;
-use crate::user::UserKey;
+use crate::user::{Channel, UserKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,19 +58,31 @@ impl Outgoing {
 
 /// An entry's place in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OutboxKey(pub(super) [u8; 9]);
+pub struct OutboxKey(pub(super) Vec<u8>);
 
-pub(super) fn key(priority: Priority, id: u64) -> OutboxKey {
-    let mut k = [0u8; 9];
-    k[0] = priority as u8;
-    k[1..].copy_from_slice(&id.to_be_bytes());
+/// The leading byte of SMS entries; above every [`Priority`].
+const SMS_LANE: u8 = 0x10;
+
+fn lane(channel: Channel) -> Option<u8> {
+    match channel {
+        Channel::Sms => Some(SMS_LANE),
+        Channel::Telegram | Channel::Terminal => None,
+    }
+}
+
+pub(super) fn key(item: &Outgoing, id: u64) -> OutboxKey {
+    let mut k = Vec::with_capacity(10);
+    k.extend(lane(item.user.channel));
+    k.push(item.priority as u8);
+    k.extend_from_slice(&id.to_be_bytes());
     OutboxKey(k)
 }
 
 impl OutboxKey {
     pub(super) fn sequence(&self) -> u64 {
         let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&self.0[1..]);
+        let tail = self.0.len().saturating_sub(8);
+        bytes.copy_from_slice(&self.0[tail..]);
         u64::from_be_bytes(bytes)
     }
 }
@@ -82,23 +98,43 @@ impl Store {
     /// person can send again; scheduled messages are queued through `save_with`).
     pub fn enqueue(&self, items: &[Outgoing]) -> Result<(), StoreError> {
         for item in items {
-            let k = key(item.priority, self.db.generate_id()?);
+            let k = key(item, self.db.generate_id()?);
             self.outbox.insert(k, encode(item)?)?;
         }
         Ok(())
     }
 
-    /// Up to `limit` queued messages in sending order.
+    /// Up to `limit` queued messages in sending order, every channel's.
     pub fn outbox_items(&self, limit: usize) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
+        self.read_outbox(self.outbox.iter(), limit)
+    }
+
+    /// Up to `limit` queued messages for `channel`'s people, in sending order.
+    pub fn outbox_for(
+        &self,
+        channel: Channel,
+        limit: usize,
+    ) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
+        match lane(channel) {
+            Some(lane) => self.read_outbox(self.outbox.scan_prefix([lane]), limit),
+            None => self.read_outbox(self.outbox.range(..[SMS_LANE]), limit),
+        }
+    }
+
+    fn read_outbox(
+        &self,
+        entries: sled::Iter,
+        limit: usize,
+    ) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.outbox.iter().take(limit) {
+        for entry in entries.take(limit) {
             let (k, v) = entry?;
-            let Ok(raw) = <[u8; 9]>::try_from(k.as_ref()) else {
+            if !(9..=10).contains(&k.len()) {
                 self.outbox.remove(k)?;
                 continue;
-            };
+            }
             match decode::<Outgoing>(&v) {
-                Some(item) => out.push((OutboxKey(raw), item)),
+                Some(item) => out.push((OutboxKey(k.to_vec()), item)),
                 None => {
                     tracing::error!("dropping an unreadable outbox entry");
                     self.outbox.remove(k)?;
@@ -125,7 +161,7 @@ impl Store {
     /// Drops everything queued for `user` (they blocked the bot). Returns how many.
     pub fn outbox_drop_user(&self, user: &UserKey) -> Result<usize, StoreError> {
         let mut n = 0;
-        for (k, item) in self.outbox_items(usize::MAX)? {
+        for (k, item) in self.outbox_for(user.channel, usize::MAX)? {
             if item.user == *user {
                 self.outbox.remove(k)?;
                 n += 1;

@@ -1,0 +1,126 @@
+//! What a channel without buttons needs: choices as numbered text, and the carrier
+//! keywords (STOP, START, HELP) that every texting service must honour.
+//!
+//! The keywords are decided here like any other turn (pure, content from `messages/`);
+//! recognising them in a text, and remembering an opt-out beyond `/forget`, is the SMS
+//! channel's part.
+
+use chrono::{DateTime, Utc};
+
+use super::{Change, Engine, Outcome, Reply, Route, Stored, UserRecord, plain};
+use crate::content::Msg;
+use crate::locale::Locale;
+use crate::user::Channel;
+
+/// A carrier keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// Opt out of every text, at once; one confirmation and nothing after it.
+    Stop,
+    /// Opt back in.
+    Start,
+    /// Who is texting, how often, what it costs, and how to get help now.
+    Help,
+}
+
+impl Engine {
+    /// Appends "Reply 1 Going, 2 Running late, …" to replies with buttons, for channels
+    /// that cannot show buttons. The buttons stay: the channel maps a bare number back to
+    /// them.
+    pub(super) fn number_choices(&self, channel: Channel, locale: Locale, replies: &mut [Reply]) {
+        if channel.has_buttons() {
+            return;
+        }
+        for reply in replies.iter_mut().filter(|r| !r.buttons.is_empty()) {
+            let list = reply
+                .buttons
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, b)| format!("{} {}", i + 1, b.label))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let line = self
+                .content
+                .render(locale, Msg::SmsChoices, &[("choices", &list)]);
+            reply.text.push_str("\n\n");
+            reply.text.push_str(&line);
+        }
+    }
+
+    /// A carrier keyword from this person. `hint` is the keyword's own language, if it
+    /// has one (PARAR, AYUDA); a stored person's language wins over it.
+    pub fn keyword(
+        &self,
+        stored: &Stored,
+        keyword: Keyword,
+        hint: Option<Locale>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let record = match stored {
+            Stored::Found(r) => Some(r),
+            _ => None,
+        };
+        let locale = record
+            .map(|r| r.locale)
+            .or(hint)
+            .unwrap_or(self.settings.default_locale);
+        let name = self.settings.texting_name.as_str();
+        let r = &self.settings.resources;
+        let (text, paused) = match keyword {
+            Keyword::Stop => (
+                self.content.render(
+                    locale,
+                    Msg::SmsStopped,
+                    &[("program", name), ("lifeline", &r.lifeline)],
+                ),
+                Some(true),
+            ),
+            Keyword::Start => (
+                self.content
+                    .render(locale, Msg::SmsStarted, &[("program", name)]),
+                Some(false),
+            ),
+            Keyword::Help => {
+                let caps = &self.settings.schedules.texting;
+                let clinic = r.clinic_line.clone().unwrap_or_else(|| {
+                    self.content
+                        .text(locale, Msg::SmsClinicUnknown)
+                        .to_string()
+                });
+                let text = self.content.render(
+                    locale,
+                    Msg::SmsHelp,
+                    &[
+                        ("program", name),
+                        ("per_day", &caps.per_day.to_string()),
+                        ("per_week", &caps.per_week.to_string()),
+                        ("clinic", &clinic),
+                        ("lifeline", &r.lifeline),
+                        ("emergency", &r.emergency),
+                    ],
+                );
+                (text, None)
+            }
+        };
+        let change = match (record, paused) {
+            (Some(record), Some(paused)) if record.paused != paused => Change::Save {
+                record: UserRecord {
+                    paused,
+                    ..record.clone()
+                },
+                // An opt-out must hold from the moment it is confirmed.
+                durable: true,
+            },
+            _ => Change::Keep,
+        };
+        let outcome = Outcome {
+            replies: vec![plain(text)],
+            change,
+            route: Route::Command,
+            locale,
+            faq_id: None,
+        };
+        self.finish(stored, outcome, now)
+    }
+}

@@ -1,0 +1,70 @@
+//! What the SMS channel keeps beyond a person's record.
+//!
+//! - `sms_opt_outs`: `sha256(salt, "opt-out", user key)` -> the opt-out's date. Carriers
+//!   require an opt-out to be honoured for good, so this tree outlives `/forget`; it holds
+//!   a salted hash, never the number, so it names no one to a reader of the disk.
+//! - `sms_choices`: `<user key>\0` -> the button data of the last numbered choices the
+//!   person was offered, so a bare "2" can answer them after a restart. Keyed like every
+//!   record of a person, so `/forget` removes it.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, decode, encode, user_prefix};
+use crate::user::UserKey;
+
+const OPT_OUTS: &str = "sms_opt_outs";
+const CHOICES: &str = "sms_choices";
+
+impl Store {
+    fn opt_out_key(&self, user: &UserKey) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(b"opt-out\0");
+        hasher.update(user.to_string().as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// Records (or, with `opted_out = false`, lifts) an opt-out, durably: it must hold
+    /// from the confirmation on, even across a crash.
+    pub fn set_opted_out(
+        &self,
+        user: &UserKey,
+        opted_out: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tree = self.db.open_tree(OPT_OUTS)?;
+        let key = self.opt_out_key(user);
+        if opted_out {
+            tree.insert(key, encode(&at)?)?;
+        } else {
+            tree.remove(key)?;
+        }
+        tree.flush()?;
+        Ok(())
+    }
+
+    pub fn is_opted_out(&self, user: &UserKey) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .open_tree(OPT_OUTS)?
+            .contains_key(self.opt_out_key(user))?)
+    }
+
+    /// Keeps the choices a person was just offered (replacing earlier ones).
+    pub fn remember_choices(&self, user: &UserKey, choices: &[String]) -> Result<(), StoreError> {
+        self.db
+            .open_tree(CHOICES)?
+            .insert(user_prefix(user), encode(&choices)?)?;
+        Ok(())
+    }
+
+    /// The choices last offered, if any were kept.
+    pub fn choices(&self, user: &UserKey) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(self
+            .db
+            .open_tree(CHOICES)?
+            .get(user_prefix(user))?
+            .and_then(|v| decode(&v)))
+    }
+}

@@ -10,8 +10,11 @@ use std::sync::{Arc, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::engine::buttons::Action;
-use crate::engine::{Body, Change, ChatKind, Engine, Inbound, Outcome, Stored, UserRecord};
+use crate::engine::{
+    Body, Change, ChatKind, Engine, Inbound, Keyword, Outcome, Stored, UserRecord,
+};
 use crate::enroll::{self, InviteStatus};
+use crate::locale::Locale;
 use crate::pseudonym;
 use crate::staff::Desk;
 use crate::store::{Store, StoreError};
@@ -127,28 +130,60 @@ impl App {
             Stored::Unreadable
         });
         let invite = self.invite(&stored, inbound, &tag);
-        let mut outcome = self
+        let outcome = self
             .engine
             .handle_invited(&stored, inbound, invite.as_ref());
+        let crisis_text = match (&inbound.body, outcome.route) {
+            (Body::Text(t), crate::engine::Route::Crisis) => Some(t.as_str()),
+            _ => None,
+        };
+        self.commit(&inbound.user, &tag, &stored, outcome, crisis_text)
+    }
+
+    /// A carrier keyword (SMS STOP, START, HELP) from `user`: the engine's decision,
+    /// committed like any message's.
+    pub fn keyword(
+        &self,
+        user: &UserKey,
+        keyword: Keyword,
+        hint: Option<Locale>,
+        at: DateTime<Utc>,
+    ) -> Outcome {
+        let tag = pseudonym::tag(&self.records.log_salt(), user);
+        let _person = self.records.lock_user(user);
+        let stored = self.records.load(user).unwrap_or_else(|e| {
+            tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
+            Stored::Unreadable
+        });
+        let outcome = self.engine.keyword(&stored, keyword, hint, at);
+        self.commit(user, &tag, &stored, outcome, None)
+    }
+
+    /// Writes the outcome's change, files staff alerts for new escalations, and orders
+    /// the replies (urgent first; "couldn't save" instead of claims that were not kept).
+    fn commit(
+        &self,
+        user: &UserKey,
+        tag: &str,
+        stored: &Stored,
+        mut outcome: Outcome,
+        crisis_text: Option<&str>,
+    ) -> Outcome {
         let committed = match &outcome.change {
             Change::Keep => Ok(()),
-            Change::Save { record, durable } => self.records.save(&inbound.user, record, *durable),
-            Change::Forget => self.records.forget(&inbound.user).map(|n| {
+            Change::Save { record, durable } => self.records.save(user, record, *durable),
+            Change::Forget => self.records.forget(user).map(|n| {
                 tracing::info!(user = %tag, removed = n, "forgot a person");
             }),
         };
         if committed.is_ok()
             && let (Some(desk), Change::Save { record, .. }) = (&self.desk, &outcome.change)
         {
-            let old = match &stored {
+            let old = match stored {
                 Stored::Found(r) => Some(r),
                 _ => None,
             };
-            let text = match (&inbound.body, outcome.route) {
-                (Body::Text(t), crate::engine::Route::Crisis) => Some(t.as_str()),
-                _ => None,
-            };
-            desk.file_alerts(&inbound.user, old, record, text);
+            desk.file_alerts(user, old, record, crisis_text);
         }
         if let Err(e) = committed {
             tracing::error!(user = %tag, error = %e, "cannot save state; telling the person");

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::channels::sms::SmsSettings;
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::engine::{Resources, Settings, StaffMember};
 use crate::locale::Locale;
@@ -32,6 +33,21 @@ struct ConfigFile {
     staff: StaffSection,
     #[serde(default)]
     program: Vec<ProgramSection>,
+    sms: Option<SmsSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsSection {
+    listen: Option<Spanned<String>>,
+    webhook_url: Spanned<String>,
+    from: Spanned<String>,
+    api_url: Option<Spanned<String>>,
+    per_second: Option<Spanned<f64>>,
+    name: Option<Spanned<String>>,
+    max_per_day: Option<Spanned<u32>>,
+    max_per_week: Option<Spanned<u32>>,
+    send_window: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -129,6 +145,8 @@ pub struct Config {
     pub api_url: Option<String>,
     /// The bot's @username, for invite links (`https://t.me/<username>?start=<code>`).
     pub bot_username: Option<String>,
+    /// `[sms]`: the Twilio channel, when configured.
+    pub sms: Option<SmsSettings>,
     /// The clinic's own FAQ entries (same format as `messages/<locale>/faq.toml`, with a
     /// `locale` on each item); relative paths are read from the working directory.
     pub faq_clinic_file: Option<PathBuf>,
@@ -314,6 +332,17 @@ impl Config {
         }
         settings.staff.bot_username = bot_username.clone();
         settings.schedules = schedules(&file, settings.default_timezone, &mut problem);
+        let sms = file
+            .sms
+            .as_ref()
+            .map(|section| sms(section, &mut settings, &mut problem));
+        if let (Some(section), None) = (&file.sms, &settings.resources.clinic_line) {
+            problem(
+                section.from.span(),
+                "resources.clinic_line",
+                "texting needs the clinic's phone number: the HELP reply must say how to reach the clinic".into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
@@ -323,6 +352,7 @@ impl Config {
             messages_dir: file.bot.messages_dir,
             api_url,
             bot_username,
+            sms,
             faq_clinic_file: file.faq.clinic_file,
         })
     }
@@ -540,6 +570,124 @@ fn program(
         sessions,
         reminders,
         cancelled,
+    })
+}
+
+/// `[sms]`: the channel's settings, and the texting name and caps the engine uses.
+fn sms(
+    section: &SmsSection,
+    settings: &mut Settings,
+    problem: &mut impl FnMut(std::ops::Range<usize>, &str, String),
+) -> SmsSettings {
+    let mut out = SmsSettings::default();
+    if let Some(listen) = &section.listen {
+        match listen.get_ref().trim().parse() {
+            Ok(addr) => out.listen = addr,
+            Err(_) => problem(
+                listen.span(),
+                "sms.listen",
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:8088\"",
+                    listen.get_ref()
+                ),
+            ),
+        }
+    }
+    let url = section.webhook_url.get_ref().trim();
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            out.webhook_url = url.to_string();
+        }
+        _ => problem(
+            section.webhook_url.span(),
+            "sms.webhook_url",
+            format!(
+                "{url:?} must be the full public URL set in Twilio for incoming messages (https://…)"
+            ),
+        ),
+    }
+    let from = section.from.get_ref().trim();
+    if is_e164(from) {
+        out.from = from.to_string();
+    } else {
+        problem(
+            section.from.span(),
+            "sms.from",
+            format!("{from:?} is not a number in E.164 form, like \"+15551234567\""),
+        );
+    }
+    if let Some(api) = &section.api_url {
+        let text = api.get_ref().trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            out.api_url = text.to_string();
+        } else {
+            problem(
+                api.span(),
+                "sms.api_url",
+                format!("{text:?} must start with http:// or https://"),
+            );
+        }
+    }
+    if let Some(rate) = &section.per_second {
+        let r = *rate.get_ref();
+        if r > 0.0 && r <= 100.0 {
+            out.per_second = r;
+        } else {
+            problem(
+                rate.span(),
+                "sms.per_second",
+                format!("{r} must be more than 0 and at most 100"),
+            );
+        }
+    }
+    if let Some(name) = &section.name {
+        let n = name.get_ref().trim();
+        if n.is_empty() || n.chars().count() > 30 {
+            problem(name.span(), "sms.name", "must be 1–30 characters".into());
+        } else if let Some(word) = revealing_word(n) {
+            problem(
+                name.span(),
+                "sms.name",
+                format!(
+                    "{n:?} contains {word:?}: texts are seen on lock screens, so the name must not reveal treatment"
+                ),
+            );
+        } else {
+            settings.texting_name = n.to_string();
+        }
+    }
+    let caps = &mut settings.schedules.texting;
+    if let Some(n) = &section.max_per_day {
+        caps.per_day = *n.get_ref();
+    }
+    if let Some(n) = &section.max_per_week {
+        caps.per_week = *n.get_ref();
+    }
+    if let Some(window) = &section.send_window {
+        match parse_window(window.get_ref()) {
+            Some((start, end)) if start < end => {
+                caps.window_start = start;
+                caps.window_end = end;
+            }
+            _ => problem(
+                window.span(),
+                "sms.send_window",
+                format!(
+                    "{:?} is not a daytime window like \"08:00-21:00\"",
+                    window.get_ref()
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// `+` and 8 to 15 digits.
+fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
     })
 }
 

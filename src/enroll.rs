@@ -91,6 +91,48 @@ pub fn new_code() -> Result<String, EnrollError> {
     Ok(base64url(&bytes))
 }
 
+/// Crockford's base-32 alphabet: no I, L, O or U, so a code read aloud or typed on a
+/// phone survives case changes and look-alike letters.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Characters in a texting code (60 random bits; with expiry and a use limit, far beyond
+/// guessing by text message).
+const SMS_CODE_CHARS: usize = 12;
+
+/// A fresh code for people who enroll by text: `XXXX-XXXX-XXXX`, case-insensitive. The
+/// store keeps the hash of its canonical form (see [`sms_code`]).
+pub fn new_sms_code() -> Result<String, EnrollError> {
+    let mut bytes = [0u8; SMS_CODE_CHARS];
+    getrandom::fill(&mut bytes).map_err(|e| EnrollError::Random(e.to_string()))?;
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| char::from(CROCKFORD[usize::from(b % 32)]))
+        .collect();
+    Ok(chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+/// The canonical form of a texting code as typed: upper case, without dashes or spaces,
+/// with O read as 0 and I or L as 1. `None` if it cannot be one.
+pub fn sms_code(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(SMS_CODE_CHARS);
+    for c in text.chars().filter(|c| !matches!(c, '-' | ' ')) {
+        let c = match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        };
+        if !CROCKFORD.contains(&u8::try_from(c).ok()?) {
+            return None;
+        }
+        out.push(c);
+    }
+    (out.len() == SMS_CODE_CHARS).then_some(out)
+}
+
 /// What the store keeps instead of the code.
 pub fn code_hash(code: &str) -> [u8; 32] {
     Sha256::digest(code.as_bytes()).into()
@@ -151,6 +193,34 @@ fn base64url(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn texting_codes_survive_case_dashes_and_look_alikes() {
+        let code = super::new_sms_code().unwrap();
+        assert_eq!(code.len(), 14);
+        assert_eq!(code.matches('-').count(), 2);
+        let canonical = super::sms_code(&code).unwrap();
+        assert_eq!(
+            super::sms_code(&code.to_lowercase()),
+            Some(canonical.clone())
+        );
+        assert_eq!(super::sms_code(&canonical), Some(canonical.clone()));
+        assert!(super::looks_like_code(&canonical));
+        assert_eq!(
+            super::sms_code("o1lI-ABCD-EFGH").as_deref(),
+            Some("0111ABCDEFGH")
+        );
+        for bad in [
+            "",
+            "ABCD-EFGH",
+            "ABCD-EFGH-JKMN-P",
+            "ABCD-EFGH-JKU0",
+            "ÀBCD-EFGH-JKMN",
+        ] {
+            assert_eq!(super::sms_code(bad), None, "{bad}");
+        }
+        assert_ne!(super::new_sms_code().unwrap(), code, "random");
+    }
+
     use super::*;
 
     #[test]

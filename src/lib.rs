@@ -11,8 +11,9 @@
 //! - [`enroll`], [`staff`], [`report`]: invite codes, the staff desk and alerts, staff
 //!   reports and exports.
 //! - [`app`]: wiring — load state, run the engine, commit, hand replies to a channel.
-//! - [`channels`]: the terminal and Telegram adapters (only `channels::telegram` knows
-//!   teloxide).
+//! - [`sms`]: pure SMS rules (Twilio signatures, carrier keywords, encoding and segments).
+//! - [`channels`]: the terminal, Telegram and SMS adapters (only `channels::telegram`
+//!   knows teloxide; only `channels::sms` knows axum and reqwest).
 //! - [`config`], [`clock`], [`pseudonym`]: configuration, time, log ids.
 //!
 //! See `ARCHITECTURE.md` for the data flow and the invariants.
@@ -32,6 +33,7 @@ pub mod pseudonym;
 pub mod report;
 pub mod safety;
 pub mod schedule;
+pub mod sms;
 pub mod staff;
 pub mod store;
 pub mod tools;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
 use waypoint::app::App;
-use waypoint::channels::{console, telegram};
+use waypoint::channels::{console, hub, hub::Hub, sms, telegram};
 use waypoint::clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 use waypoint::config::Config;
 use waypoint::content::Content;
@@ -52,7 +52,9 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
-    /// Run the Telegram bot (token from TELOXIDE_TOKEN).
+    /// Run the live channels: Telegram (when TELOXIDE_TOKEN is set) and SMS over Twilio
+    /// (when the configuration has [sms]; credentials from TWILIO_ACCOUNT_SID and
+    /// TWILIO_AUTH_TOKEN).
     Run {
         /// Bot API base URL (default: TELOXIDE_API_URL, then the config, then Telegram's).
         #[arg(long)]
@@ -327,12 +329,20 @@ fn main() -> Result<()> {
             .context("terminal chat failed")
         }
         Command::Run { api_url } => {
-            let token = std::env::var("TELOXIDE_TOKEN").map_err(|_| {
-                anyhow!(
-                    "TELOXIDE_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), \
-                     then run: TELOXIDE_TOKEN=<the token it gives you> waypoint run"
-                )
-            })?;
+            let token = std::env::var("TELOXIDE_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty());
+            if token.is_none() && config.sms.is_none() {
+                bail!(
+                    "nothing to run: set TELOXIDE_TOKEN for Telegram (create a bot with @BotFather, \
+                     /newbot, then TELOXIDE_TOKEN=<its token> waypoint run), or configure [sms] \
+                     for texting (see the README)"
+                );
+            }
+            let credentials = match &config.sms {
+                Some(_) => Some(sms::Credentials::from_env()?),
+                None => None,
+            };
             let api_url = api_url
                 .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
                 .or(config.api_url.clone());
@@ -340,21 +350,72 @@ fn main() -> Result<()> {
             let app = Arc::new(App::staffed(engine, store.clone()));
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime
-                .block_on(telegram::run(
-                    app,
-                    store.clone(),
-                    Arc::new(SystemClock),
-                    token,
-                    api_url,
-                ))
-                .context("the Telegram channel stopped with an error")?;
+            runtime.block_on(run_live(
+                app,
+                store.clone(),
+                token,
+                api_url,
+                config.sms.as_ref().zip(credentials),
+            ))?;
             store
                 .flush()
                 .context("cannot flush the store on shutdown")?;
             Ok(())
         }
     }
+}
+
+/// Starts every configured channel on one scheduler and runs them until a signal (or
+/// until one of them fails, which stops the others too).
+async fn run_live(
+    app: Arc<App>,
+    store: Store,
+    token: Option<String>,
+    api_url: Option<String>,
+    sms: Option<(&sms::SmsSettings, sms::Credentials)>,
+) -> Result<()> {
+    let mut hub = Hub::new(app, store, Arc::new(SystemClock));
+    let telegram = match token {
+        Some(token) => Some(
+            telegram::Telegram::connect(&mut hub, token, api_url)
+                .await
+                .context("the Telegram channel could not start")?,
+        ),
+        None => None,
+    };
+    let texting = match sms {
+        Some((settings, credentials)) => Some(
+            sms::Sms::start(&mut hub, settings, credentials)
+                .await
+                .context("the SMS channel could not start")?,
+        ),
+        None => None,
+    };
+    hub.start_scheduler();
+    let stop = hub.trigger();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        hub::signal().await;
+        let _ = on_signal.send(true);
+    });
+    let shutdown = hub.shutdown();
+    let (telegram_result, sms_result) = tokio::join!(
+        async {
+            let Some(t) = telegram else { return Ok(()) };
+            let result = t.serve(shutdown.clone()).await;
+            let _ = stop.send(true);
+            result.context("the Telegram channel stopped with an error")
+        },
+        async {
+            let Some(s) = texting else { return Ok(()) };
+            let result = s.serve(shutdown.clone()).await;
+            let _ = stop.send(true);
+            result.context("the SMS channel stopped with an error")
+        },
+    );
+    hub.finish().await;
+    tracing::info!("stopped");
+    telegram_result.and(sms_result)
 }
 
 fn invite(

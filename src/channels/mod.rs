@@ -2,4 +2,6 @@
 //! messages into [`crate::engine::Inbound`] and shows [`crate::engine::Reply`]s its way.
 
 pub mod console;
+pub mod hub;
+pub mod sms;
 pub mod telegram;

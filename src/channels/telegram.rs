@@ -14,10 +14,11 @@ use teloxide::update_listeners::polling_default;
 use teloxide::{ApiError, RequestError};
 use tokio::sync::{Notify, watch};
 
+use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::content::Msg;
-use crate::delivery::{Limits, Scheduler, SendError, Sender, Transport};
+use crate::delivery::{Limits, SendError, Transport};
 use crate::engine::{Body, ChatKind, Inbound, Reply};
 use crate::locale::Locale;
 use crate::store::{Outgoing, Priority, Store};
@@ -50,80 +51,69 @@ struct Deps {
     transport: Arc<TelegramTransport>,
 }
 
-/// Runs the bot until Ctrl-C or SIGTERM, then finishes in-flight updates and returns.
-pub async fn run(
-    app: Arc<App>,
-    store: Store,
-    clock: Arc<dyn Clock>,
-    token: String,
-    api_url: Option<String>,
-) -> Result<(), TelegramError> {
-    let bot = bot(token, api_url)?;
-    let me = bot.get_me().await?;
-    tracing::info!(bot = %me.username(), "connected to the Bot API");
-    register_commands(&bot, &app).await;
+/// A connected bot whose sender is running in the hub; [`Telegram::serve`] polls.
+pub struct Telegram {
+    bot: Bot,
+    deps: Deps,
+}
 
-    let (stop, shutdown) = watch::channel(false);
-    let queued = Arc::new(Notify::new());
-    let changed = Arc::new(Notify::new());
-    let scheduler = Arc::new(Scheduler::new(app.clone(), store.clone()));
-    let scheduler_task = tokio::spawn(scheduler.run(
-        clock.clone(),
-        changed.clone(),
-        queued.clone(),
-        shutdown.clone(),
-    ));
-    let transport = Arc::new(TelegramTransport { bot: bot.clone() });
-    let sender = Sender::new(
-        store.clone(),
-        app.clone(),
-        transport.clone(),
-        Limits::default(),
-    )
-    .with_clock(clock.clone());
-    let sender_task = tokio::spawn(sender.run(queued.clone(), shutdown));
+impl Telegram {
+    /// Checks the token with the Bot API, registers the command menu and starts this
+    /// channel's sender in `hub`.
+    pub async fn connect(
+        hub: &mut Hub,
+        token: String,
+        api_url: Option<String>,
+    ) -> Result<Self, TelegramError> {
+        let bot = bot(token, api_url)?;
+        let me = bot.get_me().await?;
+        tracing::info!(bot = %me.username(), "connected to the Bot API");
+        register_commands(&bot, &hub.app).await;
+        let transport = Arc::new(TelegramTransport { bot: bot.clone() });
+        let queued = hub.add_sender(transport.clone(), Limits::default());
+        let deps = Deps {
+            app: hub.app.clone(),
+            store: hub.store.clone(),
+            clock: hub.clock.clone(),
+            queued,
+            changed: hub.changed.clone(),
+            transport,
+        };
+        Ok(Self { bot, deps })
+    }
 
-    let deps = Deps {
-        app,
-        store,
-        clock,
-        queued,
-        changed,
-        transport,
-    };
-    let handler = dptree::entry()
-        .branch(Update::filter_message().endpoint(on_message))
-        .branch(Update::filter_callback_query().endpoint(on_callback));
-    let mut dispatcher = Dispatcher::builder(bot.clone(), handler)
-        .dependencies(dptree::deps![deps])
-        .default_handler(|_| async {})
-        .enable_ctrlc_handler()
-        .build();
-    let token = dispatcher.shutdown_token();
-    tokio::spawn(async move {
-        wait_for_sigterm().await;
-        tracing::info!("SIGTERM: finishing in-flight work");
-        if let Ok(done) = token.shutdown() {
-            done.await;
-        }
-    });
-    let listener = polling_default(bot).await;
-    let dispatched = dispatcher
-        .try_dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("polling"))
-        .await;
-    // The dispatcher has finished its in-flight updates; now stop the scheduler and let
-    // the sender finish the sends it started. Anything still queued waits in the store.
-    let _ = stop.send(true);
-    if let Err(e) = scheduler_task.await {
-        tracing::error!(error = %e, "the scheduler task failed");
+    /// Long-polls until `shutdown` turns true, then finishes the updates in hand.
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), TelegramError> {
+        let handler = dptree::entry()
+            .branch(Update::filter_message().endpoint(on_message))
+            .branch(Update::filter_callback_query().endpoint(on_callback));
+        let mut dispatcher = Dispatcher::builder(self.bot.clone(), handler)
+            .dependencies(dptree::deps![self.deps])
+            .default_handler(|_| async {})
+            .build();
+        let token = dispatcher.shutdown_token();
+        let stopper = tokio::spawn(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+            // The dispatcher may still be starting: try until it takes the request.
+            loop {
+                match token.shutdown() {
+                    Ok(done) => {
+                        done.await;
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        let listener = polling_default(self.bot).await;
+        let dispatched = dispatcher
+            .try_dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("polling"))
+            .await;
+        stopper.abort();
+        dispatched?;
+        tracing::info!("Telegram channel stopped");
+        Ok(())
     }
-    match sender_task.await {
-        Ok(stats) => tracing::info!(sent = stats.sent, "sender stopped"),
-        Err(e) => tracing::error!(error = %e, "the sender task failed"),
-    }
-    dispatched?;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 fn bot(token: String, api_url: Option<String>) -> Result<Bot, TelegramError> {
@@ -134,25 +124,6 @@ fn bot(token: String, api_url: Option<String>) -> Result<Bot, TelegramError> {
         bot = bot.set_api_url(parsed);
     }
     Ok(bot)
-}
-
-#[cfg(unix)]
-async fn wait_for_sigterm() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_sigterm() {
-    std::future::pending::<()>().await;
 }
 
 /// Registers the command menu in every locale; a failure only costs the menu.

@@ -85,7 +85,8 @@ impl Scheduler {
     pub fn fire(&self, entry: &DueEntry, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let _person = self.store.lock_user(&entry.user);
         let stored = self.store.load(&entry.user)?;
-        let outcome = self.app
+        let outcome = self
+            .app
             .engine()
             .fire(&stored, entry.user.channel, entry.tag, entry.at, now);
         if let (Stored::Found(old), Change::Save { record, .. }) = (&stored, &outcome.change) {

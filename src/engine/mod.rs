@@ -9,8 +9,8 @@ mod care;
 use care::{invite_problem, needs_alias};
 mod compose;
 mod plan;
-mod texting;
 pub mod state;
+mod texting;
 pub mod timezone;
 
 use std::sync::Arc;
@@ -27,8 +27,8 @@ use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
 pub use plan::LATE_LIMIT;
-pub use texting::Keyword;
 pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
+pub use texting::Keyword;
 
 /// One message or button press from a person.
 #[derive(Debug, Clone)]

@@ -21,10 +21,10 @@ use super::{Button, Change, Engine, Outcome, Reply, Route, Stored, plain};
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::{Checkin, RsvpAnswer};
-use crate::schedule::{Mark, TextingCaps, Verdict};
-use crate::user::Channel;
 use crate::schedule::milestone::next_milestone;
 use crate::schedule::recurrence::resolve_wall;
+use crate::schedule::{Mark, TextingCaps, Verdict};
+use crate::user::Channel;
 
 /// How late a check-in or milestone may still go out after downtime.
 pub const LATE_LIMIT: Duration = Duration::hours(24);
@@ -168,10 +168,8 @@ impl Engine {
             Vec::new()
         };
         if let (Some(caps), false) = (texting, replies.is_empty()) {
-            let rivals: Vec<(DateTime<Utc>, u8)> = others
-                .iter()
-                .map(|j| (j.at, j.kind.usefulness()))
-                .collect();
+            let rivals: Vec<(DateTime<Utc>, u8)> =
+                others.iter().map(|j| (j.at, j.kind.usefulness())).collect();
             let deferrable = job.kind == JobKind::Checkin;
             let rank = job.kind.usefulness();
             match caps.judge(tz, &record.texted, rank, &rivals, now, deferrable) {
@@ -231,7 +229,10 @@ impl Engine {
         now: DateTime<Utc>,
         texting: Option<&TextingCaps>,
     ) -> Option<DateTime<Utc>> {
-        let windows = [Some(self.settings.schedules.quiet), texting.map(|c| c.quiet())];
+        let windows = [
+            Some(self.settings.schedules.quiet),
+            texting.map(|c| c.quiet()),
+        ];
         let mut t = now;
         // The end of one window may fall in the other; two steps settle it.
         for _ in 0..windows.len() {

@@ -84,9 +84,7 @@ impl Engine {
             Keyword::Help => {
                 let caps = &self.settings.schedules.texting;
                 let clinic = r.clinic_line.clone().unwrap_or_else(|| {
-                    self.content
-                        .text(locale, Msg::SmsClinicUnknown)
-                        .to_string()
+                    self.content.text(locale, Msg::SmsClinicUnknown).to_string()
                 });
                 let text = self.content.render(
                     locale,

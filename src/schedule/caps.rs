@@ -95,9 +95,9 @@ impl TextingCaps {
         };
         let last_of_the_day = self.per_day - day.min(self.per_day) == 1
             || self.per_week - week.min(self.per_week) == 1;
-        let outranked = rivals.iter().any(|(at, r)| {
-            *at > now && at.with_timezone(&tz).date_naive() == today && *r > rank
-        });
+        let outranked = rivals
+            .iter()
+            .any(|(at, r)| *at > now && at.with_timezone(&tz).date_naive() == today && *r > rank);
         let reason = match full {
             Some(reason) => reason,
             None if last_of_the_day && outranked => HoldReason::MadeWay,
@@ -179,14 +179,20 @@ mod tests {
             Verdict::Drop(HoldReason::DailyCap)
         );
         // The next morning there is room again.
-        assert_eq!(caps.judge(NY, &sent, 2, &[], at(3, 9), false), Verdict::Send);
+        assert_eq!(
+            caps.judge(NY, &sent, 2, &[], at(3, 9), false),
+            Verdict::Send
+        );
         let sent = [at(2, 9), at(3, 9), at(4, 9)];
         assert_eq!(
             caps.judge(NY, &sent, 2, &[], at(5, 9), false),
             Verdict::Drop(HoldReason::WeeklyCap)
         );
         // A week after the first, it has left the window.
-        assert_eq!(caps.judge(NY, &sent, 2, &[], at(9, 9), false), Verdict::Send);
+        assert_eq!(
+            caps.judge(NY, &sent, 2, &[], at(9, 9), false),
+            Verdict::Send
+        );
     }
 
     #[test]
@@ -228,10 +234,7 @@ mod tests {
             Verdict::Send
         );
         // With room for two a day, both go.
-        let two = TextingCaps {
-            per_day: 2,
-            ..caps
-        };
+        let two = TextingCaps { per_day: 2, ..caps };
         assert_eq!(
             two.judge(NY, &[], 2, &reminder_later, at(2, 10), true),
             Verdict::Send

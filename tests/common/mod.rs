@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod bot_api;
+pub mod twilio;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,545 @@
+//! The SMS channel over Twilio: signed webhooks in (axum), the Messages REST API out
+//! (reqwest). The only module that knows either.
+//!
+//! Inbound, in this order: the signature (anything unsigned or mis-signed gets 403 and
+//! changes nothing); a `MessageSid` seen before is acknowledged and not processed again;
+//! then the crisis check, before anything else; then the carrier keywords (STOP, START,
+//! HELP; an opt-out is kept even after /forget); an opted-out number gets nothing more;
+//! a bare number answers the choices last offered; anything else is an ordinary message.
+//! Replies go through the outbox like every channel's, so crisis replies go first and
+//! nothing is lost in a restart.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use super::hub::Hub;
+use crate::app::App;
+use crate::clock::Clock;
+use crate::delivery::{Limits, SendError, Transport};
+use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
+use crate::pseudonym;
+use crate::sms::{MAX_BODY_CHARS, keywords, segments, signature};
+use crate::store::{Outgoing, Priority, Store};
+use crate::user::{Channel, UserKey};
+
+/// `[sms]` in the configuration: where Twilio reaches Waypoint and how it texts back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsSettings {
+    /// Where the webhook server listens (behind the TLS-terminating proxy).
+    pub listen: SocketAddr,
+    /// The public URL configured in Twilio for incoming messages, exactly: signatures
+    /// are computed over it.
+    pub webhook_url: String,
+    /// The Twilio number texts come from, in E.164 form.
+    pub from: String,
+    /// Twilio's REST API (a loopback stand-in in tests).
+    pub api_url: String,
+    /// Texts per second from the sending number.
+    pub per_second: f64,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
+            webhook_url: String::new(),
+            from: String::new(),
+            api_url: "https://api.twilio.com".into(),
+            per_second: 1.0,
+        }
+    }
+}
+
+/// The Twilio account's credentials, from the environment only.
+#[derive(Clone)]
+pub struct Credentials {
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+impl Credentials {
+    pub fn from_env() -> Result<Self, SmsError> {
+        let var = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_string())
+                .ok_or(SmsError::MissingEnv(name))
+        };
+        Ok(Self {
+            account_sid: var("TWILIO_ACCOUNT_SID")?,
+            auth_token: var("TWILIO_AUTH_TOKEN")?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    #[error("{0} is not set; copy it from the Twilio console (Account Info) into the environment")]
+    MissingEnv(&'static str),
+    #[error("[sms] webhook_url {0:?} is not a URL")]
+    BadUrl(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the SMS webhook server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot set up the HTTPS client: {0}")]
+    Client(reqwest::Error),
+}
+
+/// A bound webhook server whose sender is running in the hub.
+pub struct Sms {
+    listener: TcpListener,
+    path: String,
+    gateway: Arc<Gateway>,
+}
+
+impl Sms {
+    /// Binds the webhook listener and starts this channel's sender in `hub`.
+    pub async fn start(
+        hub: &mut Hub,
+        settings: &SmsSettings,
+        credentials: Credentials,
+    ) -> Result<Self, SmsError> {
+        let url = url::Url::parse(&settings.webhook_url)
+            .map_err(|_| SmsError::BadUrl(settings.webhook_url.clone()))?;
+        let choices = Arc::new(ChoiceBook::new(hub.store.clone()));
+        let transport = Arc::new(SmsTransport::new(
+            settings,
+            credentials.clone(),
+            choices.clone(),
+        )?);
+        let queued = hub.add_sender(transport.clone(), limits(settings.per_second));
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| SmsError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let gateway = Arc::new(Gateway {
+            app: hub.app.clone(),
+            store: hub.store.clone(),
+            clock: hub.clock.clone(),
+            auth_token: credentials.auth_token,
+            webhook_url: settings.webhook_url.clone(),
+            choices,
+            seen: Mutex::default(),
+            queued,
+            changed: hub.changed.clone(),
+            transport,
+        });
+        Ok(Self {
+            listener,
+            path: url.path().to_string(),
+            gateway,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves the webhook until `shutdown` turns true, finishing the requests in hand.
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SmsError> {
+        if let Some(addr) = self.local_addr() {
+            tracing::info!(%addr, path = %self.path, "SMS webhook listening");
+        }
+        let router = axum::Router::new()
+            .route(&self.path, axum::routing::post(inbound))
+            .with_state(self.gateway);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(SmsError::Serve)?;
+        tracing::info!("SMS channel stopped");
+        Ok(())
+    }
+}
+
+/// One text a second by default (a long code's usual limit); one at a time per person so
+/// their texts arrive in order.
+fn limits(per_second: f64) -> Limits {
+    let gap = Duration::from_secs_f64(1.0 / per_second.clamp(0.01, 100.0));
+    Limits {
+        per_window: 1,
+        window: gap,
+        per_chat: gap,
+        per_group: gap,
+        max_in_flight: 4,
+        ..Limits::default()
+    }
+}
+
+struct Gateway {
+    app: Arc<App>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    auth_token: String,
+    webhook_url: String,
+    choices: Arc<ChoiceBook>,
+    /// `MessageSid`s taken in the last day: Twilio may deliver a webhook twice.
+    seen: Mutex<HashMap<String, Instant>>,
+    queued: Arc<Notify>,
+    changed: Arc<Notify>,
+    transport: Arc<SmsTransport>,
+}
+
+/// How long a `MessageSid` is remembered, and how many at most.
+const SEEN_FOR: Duration = Duration::from_secs(24 * 3600);
+const SEEN_MAX: usize = 100_000;
+
+/// An empty TwiML answer: replies go through the REST API, from the outbox.
+const TWIML_EMPTY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+async fn inbound(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let signed = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sig| signature::verify(&gw.auth_token, &gw.webhook_url, &params, sig));
+    if !signed {
+        tracing::warn!("refused an SMS webhook request without a valid Twilio signature");
+        return (StatusCode::FORBIDDEN, "invalid signature").into_response();
+    }
+    let field = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(from), Some(sid)) = (field("From"), field("MessageSid")) else {
+        return (StatusCode::BAD_REQUEST, "From and MessageSid are required").into_response();
+    };
+    let text = field("Body").unwrap_or_default();
+    let media = field("NumMedia").is_some_and(|n| n.trim() != "0");
+    if !gw.claim(&sid) {
+        return twiml();
+    }
+    let g = gw.clone();
+    let handled = tokio::task::spawn_blocking(move || g.receive(&from, &text, media)).await;
+    let Ok(items) = handled else {
+        // Let Twilio's retry (if configured) try again.
+        gw.release(&sid);
+        tracing::error!("SMS handling failed");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Err(e) = gw.store.enqueue(&items) {
+        // The store is failing; the replies (a crisis reply above all) still go, directly.
+        tracing::error!(error = %e, "cannot queue SMS replies; sending them directly");
+        for item in &items {
+            if let Err(e) = gw.transport.send(&item.user, &item.reply).await {
+                tracing::error!(error = %e, "cannot send an SMS reply directly");
+            }
+        }
+    }
+    gw.queued.notify_one();
+    gw.changed.notify_one();
+    twiml()
+}
+
+fn twiml() -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], TWIML_EMPTY).into_response()
+}
+
+impl Gateway {
+    /// Takes a `MessageSid` for processing; false if it was taken before.
+    fn claim(&self, sid: &str) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if seen.len() >= SEEN_MAX {
+            seen.retain(|_, at| now.duration_since(*at) < SEEN_FOR);
+        }
+        if seen.len() >= SEEN_MAX {
+            seen.clear();
+        }
+        seen.insert(sid.to_string(), now).is_none()
+    }
+
+    fn release(&self, sid: &str) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sid);
+    }
+
+    /// One inbound text, end to end; returns the replies to queue. Blocking.
+    fn receive(&self, from: &str, text: &str, media: bool) -> Vec<Outgoing> {
+        let user = UserKey::new(Channel::Sms, from);
+        let at = self.clock.now();
+        let tag = pseudonym::tag(&self.store.log_salt(), &user);
+        let inbound = |body| Inbound {
+            user: user.clone(),
+            at,
+            language: None,
+            chat: ChatKind::Private,
+            body,
+            sender: None,
+        };
+        let as_text = Body::Text(text.to_string());
+        let outcome = if self.app.engine().is_crisis(&as_text) {
+            // First, whatever else the text is, and even for a number that opted out.
+            self.app.handle(&inbound(as_text))
+        } else if let Some((keyword, hint)) = keywords::keyword(text) {
+            self.keyword(&user, &tag, keyword, hint, at)
+        } else if self.opted_out(&user, &tag) {
+            tracing::info!(user = %tag, "text from an opted-out number; not answered");
+            return Vec::new();
+        } else if let Some(code) = keywords::invite(text) {
+            self.app
+                .handle(&inbound(Body::Text(format!("/start {code}"))))
+        } else if media && text.trim().is_empty() {
+            self.app.handle(&inbound(Body::Unsupported))
+        } else if let Some(data) = keywords::choice(text).and_then(|n| self.choices.pick(&user, n))
+        {
+            self.app.handle(&inbound(Body::Button(data)))
+        } else {
+            let first_contact = !self.choices.offered(&user)
+                && matches!(self.store.load(&user), Ok(Stored::Nothing));
+            let mut outcome = self.app.handle(&inbound(as_text));
+            if first_contact && !text.trim_start().starts_with('/') {
+                // People who text do not know to send /start: a first text starts
+                // consent. A useful answer to it stays; small talk makes way.
+                let welcome = self.app.handle(&inbound(Body::Text("/start".into())));
+                if !matches!(outcome.route, Route::Faq | Route::Support | Route::Clinical) {
+                    outcome.replies.clear();
+                }
+                outcome.replies.extend(welcome.replies);
+            }
+            outcome
+        };
+        outcome
+            .replies
+            .into_iter()
+            .map(|reply| {
+                let priority = if reply.urgent {
+                    Priority::Urgent
+                } else {
+                    Priority::Reply
+                };
+                Outgoing::new(user.clone(), reply, priority)
+            })
+            .collect()
+    }
+
+    /// STOP, START or HELP: the opt-out list changes first (an opt-out holds from the
+    /// moment it is confirmed, and nothing queued goes out after it), then the engine
+    /// answers.
+    fn keyword(
+        &self,
+        user: &UserKey,
+        tag: &str,
+        keyword: Keyword,
+        hint: Option<crate::locale::Locale>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::engine::Outcome {
+        let opted_out = match keyword {
+            Keyword::Stop => Some(true),
+            Keyword::Start => Some(false),
+            Keyword::Help => None,
+        };
+        if let Some(out) = opted_out {
+            if let Err(e) = self.store.set_opted_out(user, out, at) {
+                tracing::error!(user = %tag, error = %e, "cannot record an SMS opt-out change");
+            }
+            if out && let Err(e) = self.store.outbox_drop_user(user) {
+                tracing::error!(user = %tag, error = %e, "cannot drop queued texts");
+            }
+        }
+        tracing::info!(user = %tag, keyword = ?keyword, "SMS keyword");
+        self.app.keyword(user, keyword, hint, at)
+    }
+
+    fn opted_out(&self, user: &UserKey, tag: &str) -> bool {
+        self.store.is_opted_out(user).unwrap_or_else(|e| {
+            // When in doubt, stay silent: texting someone who opted out is the worse error.
+            tracing::error!(user = %tag, error = %e, "cannot read the opt-out list");
+            true
+        })
+    }
+}
+
+/// The numbered choices each person was last offered. Kept in the store for people with
+/// a record (so a restart does not lose them); before consent only in memory, since
+/// nothing is stored before consent.
+struct ChoiceBook {
+    store: Store,
+    unconsented: Mutex<HashMap<UserKey, Vec<String>>>,
+}
+
+/// Enough for every conversation in progress; beyond it the oldest are forgotten.
+const UNCONSENTED_MAX: usize = 10_000;
+
+impl ChoiceBook {
+    fn new(store: Store) -> Self {
+        Self {
+            store,
+            unconsented: Mutex::default(),
+        }
+    }
+
+    fn remember(&self, user: &UserKey, reply: &Reply) {
+        let data: Vec<String> = reply
+            .buttons
+            .iter()
+            .flatten()
+            .map(|b| b.data.clone())
+            .collect();
+        let mut memory = self.unconsented.lock().unwrap_or_else(|p| p.into_inner());
+        let consented = matches!(self.store.load(user), Ok(Stored::Found(_)));
+        if consented {
+            memory.remove(user);
+            if let Err(e) = self.store.remember_choices(user, &data) {
+                tracing::error!(error = %e, "cannot keep the choices offered");
+            }
+        } else {
+            if memory.len() >= UNCONSENTED_MAX {
+                memory.clear();
+            }
+            memory.insert(user.clone(), data);
+        }
+    }
+
+    /// Whether this person has been offered choices (consent, above all) lately.
+    fn offered(&self, user: &UserKey) -> bool {
+        self.unconsented
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(user)
+            || matches!(self.store.choices(user), Ok(Some(_)))
+    }
+
+    /// The button data behind choice `n` (1-based).
+    fn pick(&self, user: &UserKey, n: usize) -> Option<String> {
+        let stored = self.store.choices(user).ok().flatten();
+        let list = stored.or_else(|| {
+            self.unconsented
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(user)
+                .cloned()
+        })?;
+        list.get(n.checked_sub(1)?).cloned()
+    }
+}
+
+/// Sends through Twilio's Messages API; sorts its answers into retry, wait, unreachable.
+pub struct SmsTransport {
+    http: reqwest::Client,
+    endpoint: String,
+    credentials: Credentials,
+    from: String,
+    choices: Arc<ChoiceBook>,
+}
+
+/// Twilio's error codes that mean this number cannot be texted (opted out at the
+/// carrier, not a valid or mobile number, unreachable by SMS).
+const UNREACHABLE_CODES: &[u64] = &[21211, 21408, 21610, 21612, 21614];
+
+impl SmsTransport {
+    fn new(
+        settings: &SmsSettings,
+        credentials: Credentials,
+        choices: Arc<ChoiceBook>,
+    ) -> Result<Self, SmsError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(SmsError::Client)?;
+        let endpoint = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            settings.api_url.trim_end_matches('/'),
+            credentials.account_sid
+        );
+        Ok(Self {
+            http,
+            endpoint,
+            credentials,
+            from: settings.from.clone(),
+            choices,
+        })
+    }
+
+    async fn post(&self, to: &str, body: &str) -> Result<(), SendError> {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .basic_auth(
+                &self.credentials.account_sid,
+                Some(&self.credentials.auth_token),
+            )
+            .form(&[("To", to), ("From", self.from.as_str()), ("Body", body)])
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            return Err(SendError::RetryAfter(Duration::from_secs(
+                wait.clamp(1, 3600),
+            )));
+        }
+        if status.is_server_error() {
+            return Err(SendError::Transient(format!("Twilio answered {status}")));
+        }
+        let code = response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_u64()));
+        match code {
+            Some(code) if UNREACHABLE_CODES.contains(&code) => Err(SendError::Unreachable),
+            Some(code) => Err(SendError::Permanent(format!(
+                "Twilio refused the message: {status}, error {code}"
+            ))),
+            None => Err(SendError::Permanent(format!(
+                "Twilio refused the message: {status}"
+            ))),
+        }
+    }
+}
+
+impl Transport for SmsTransport {
+    fn channel(&self) -> Channel {
+        Channel::Sms
+    }
+
+    async fn send(&self, to: &UserKey, reply: &Reply) -> Result<(), SendError> {
+        if to.channel != Channel::Sms {
+            return Err(SendError::Permanent("not an SMS number".into()));
+        }
+        // Typographic quotes and dashes would make the whole text UCS-2 (70 characters a
+        // segment instead of 160).
+        let text = segments::gsm_friendly(&reply.text);
+        for body in segments::split(&text, MAX_BODY_CHARS) {
+            self.post(&to.id, &body).await?;
+        }
+        if !reply.buttons.is_empty() {
+            self.choices.remember(to, reply);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,443 @@
+//! The SMS channel end to end: signed Twilio webhooks in, the Messages REST API out, both
+//! against loopback stand-ins (tests/common/twilio.rs); carrier keywords in English and
+//! Spanish; numbered answers; texting limits with a manual clock; retries and permanent
+//! errors; crisis first. One test drives the real binary.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::twilio::{self, ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, Fault, Twilio};
+use tokio::sync::{Notify, watch};
+use waypoint::app::App;
+use waypoint::channels::hub::Hub;
+use waypoint::channels::sms::{Credentials, Sms};
+use waypoint::clock::ManualClock;
+use waypoint::config::Config;
+use waypoint::engine::{Engine, Stored, UserRecord};
+use waypoint::store::Store;
+use waypoint::user::{Channel, UserKey};
+
+const PUBLIC_URL: &str = "https://clinic.example.org/sms/inbound";
+const ANA: &str = "+15551230001";
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn config(api_url: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[resources]
+clinic_line = "+1 555 010 0100"
+
+[sms]
+listen = "127.0.0.1:0"
+webhook_url = "{PUBLIC_URL}"
+from = "{FROM_NUMBER}"
+api_url = "{api_url}"
+per_second = 50
+name = "Northside Clinic"
+{extra}
+
+[[program]]
+id = "evening"
+name = "Evening group"
+timezone = "America/New_York"
+[[program.session]]
+cron = "0 18 * * MON,WED,THU"
+place = "Room 2"
+"#
+    );
+    Config::parse(Path::new("test.toml"), &text).unwrap()
+}
+
+/// Waypoint's SMS channel in this process, on a temporary store and a manual clock,
+/// texting through a Twilio stand-in.
+struct Texting {
+    twilio: Twilio,
+    webhook: String,
+    store: Store,
+    clock: Arc<ManualClock>,
+    changed: Arc<Notify>,
+    stop: Arc<watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Texting {
+    async fn start(at: &str) -> Texting {
+        Self::with(at, "").await
+    }
+
+    async fn with(at: &str, extra: &str) -> Texting {
+        let twilio = Twilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+        let config = config(&twilio.url, extra);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let engine = Engine::new(common::content(), config.settings.clone());
+        let app = Arc::new(App::staffed(engine, store.clone()));
+        let clock = Arc::new(ManualClock::new(utc(at)));
+        let mut hub = Hub::new(app, store.clone(), clock.clone());
+        let credentials = Credentials {
+            account_sid: ACCOUNT_SID.into(),
+            auth_token: AUTH_TOKEN.into(),
+        };
+        let sms = Sms::start(&mut hub, config.sms.as_ref().unwrap(), credentials)
+            .await
+            .unwrap();
+        let addr = sms.local_addr().unwrap();
+        hub.start_scheduler();
+        let (changed, stop, shutdown) = (hub.changed.clone(), hub.trigger(), hub.shutdown());
+        let task = tokio::spawn(async move {
+            sms.serve(shutdown).await.unwrap();
+            hub.finish().await;
+        });
+        Texting {
+            twilio,
+            webhook: format!("http://{addr}/sms/inbound"),
+            store,
+            clock,
+            changed,
+            stop,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Posts a text from `from` as Twilio would, signed over the public URL.
+    async fn post(&self, from: &str, body: &str, sid: &str) -> (u16, String) {
+        let params = twilio::inbound_params(from, FROM_NUMBER, body, sid);
+        let signature = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+        twilio::post_inbound(
+            &self.webhook,
+            AUTH_TOKEN,
+            &twilio::borrowed(&params),
+            Some(&signature),
+        )
+        .await
+    }
+
+    /// Texts `body` from `from` and returns the texts that came back to them.
+    async fn text(&self, from: &str, body: &str) -> Vec<String> {
+        let before = self.twilio.delivered_to(from).len();
+        let (status, _) = self.post(from, body, &twilio::new_message_sid()).await;
+        assert_eq!(status, 200, "{body:?}");
+        self.settle().await;
+        self.twilio.delivered_to(from)[before..].to_vec()
+    }
+
+    /// Waits until the outbox is empty and nothing more arrives for a moment.
+    async fn settle(&self) {
+        let mut quiet_for = 0;
+        let mut last = self.twilio.attempts();
+        for _ in 0..400 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let now = self.twilio.attempts();
+            if self.store.outbox_len() == 0 && now == last {
+                quiet_for += 1;
+                if quiet_for >= 6 {
+                    return;
+                }
+            } else {
+                quiet_for = 0;
+            }
+            last = now;
+        }
+        panic!("the outbox did not drain: {} left", self.store.outbox_len());
+    }
+
+    /// Moves the clock and lets the scheduler fire what is due.
+    async fn at(&self, when: &str) {
+        self.clock.set(utc(when));
+        self.changed.notify_one();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.settle().await;
+    }
+
+    fn record(&self, number: &str) -> Option<UserRecord> {
+        match self
+            .store
+            .load(&UserKey::new(Channel::Sms, number))
+            .unwrap()
+        {
+            Stored::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Consent, the clinic's time zone and the evening group, all by numbered answers.
+    async fn enroll(&self, number: &str) {
+        let hello = self.text(number, "hello").await.join("\n");
+        assert!(hello.contains("Reply 1 I agree, 2 Not now."), "{hello}");
+        let zone = self.text(number, "1").await.join("\n");
+        assert!(zone.contains("Reply 1 "), "{zone}");
+        self.text(number, "1").await;
+        let groups = self.text(number, "/program").await.join("\n");
+        assert!(groups.contains("Reply 1 Evening group"), "{groups}");
+        let set = self.text(number, "1").await.join("\n");
+        assert!(set.contains("Evening group"), "{set}");
+        let record = self.record(number).expect("enrolled");
+        assert_eq!(record.program.as_deref(), Some("evening"));
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the SMS channel stops on request")
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_text_gets_the_engines_reply_through_the_rest_api() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let replies = t.text(ANA, "what is an IOP?").await;
+    assert!(!replies.is_empty());
+    assert!(
+        replies
+            .join(" ")
+            .to_lowercase()
+            .contains("intensive outpatient"),
+        "{replies:?}"
+    );
+    let sent = t.twilio.sent();
+    assert!(!sent.is_empty() && sent.iter().all(|s| s.from == FROM_NUMBER));
+    // Nothing is stored before consent: no record, no opt-out, no choices on disk.
+    assert!(t.record(ANA).is_none());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_or_mis_signed_requests_get_403_and_change_nothing() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let params = twilio::inbound_params(ANA, FROM_NUMBER, "STOP", &twilio::new_message_sid());
+    let good = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+    let wrong_token = twilio::twilio_signature("not-the-token", PUBLIC_URL, &params);
+    let wrong_url = twilio::twilio_signature(AUTH_TOKEN, "https://elsewhere.example/sms", &params);
+    let mut altered = params.clone();
+    for (k, v) in &mut altered {
+        if k == "From" {
+            *v = "+15559999999".into();
+        }
+    }
+    let borrowed = twilio::borrowed(&params);
+    for (label, body, signature) in [
+        ("missing header", twilio::borrowed(&params), None),
+        ("wrong token", borrowed.clone(), Some(wrong_token.as_str())),
+        ("wrong URL", borrowed.clone(), Some(wrong_url.as_str())),
+        (
+            "altered parameter",
+            twilio::borrowed(&altered),
+            Some(good.as_str()),
+        ),
+        ("garbage", borrowed.clone(), Some("not base64 at all")),
+    ] {
+        let (status, _) = twilio::post_inbound(&t.webhook, AUTH_TOKEN, &body, signature).await;
+        assert_eq!(status, 403, "{label}");
+    }
+    t.settle().await;
+    assert_eq!(t.twilio.attempts(), 0, "no reply to a forged request");
+    let key = UserKey::new(Channel::Sms, ANA);
+    assert!(
+        !t.store.is_opted_out(&key).unwrap(),
+        "a forged STOP is ignored"
+    );
+    // The same request, signed, is honoured.
+    let (status, _) = twilio::post_inbound(&t.webhook, AUTH_TOKEN, &borrowed, Some(&good)).await;
+    assert_eq!(status, 200);
+    t.settle().await;
+    assert!(t.store.is_opted_out(&key).unwrap());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_twice_is_processed_once() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let sid = twilio::new_message_sid();
+    let (a, _) = t.post(ANA, "HELP", &sid).await;
+    let (b, _) = t.post(ANA, "HELP", &sid).await;
+    assert_eq!((a, b), (200, 200));
+    t.settle().await;
+    assert_eq!(t.twilio.delivered_to(ANA).len(), 1);
+    t.post(ANA, "HELP", &twilio::new_message_sid()).await;
+    t.settle().await;
+    assert_eq!(t.twilio.delivered_to(ANA).len(), 2, "a new message is new");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_says_who_how_often_what_it_costs_and_where_help_is() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let en = t.text(ANA, "help").await.join("\n");
+    for part in [
+        "Northside Clinic",
+        "1/day",
+        "3/week",
+        "Msg & data rates may apply",
+        "+1 555 010 0100",
+        "988",
+        "911",
+        "STOP",
+    ] {
+        assert!(en.contains(part), "{part:?} missing from {en}");
+    }
+    let es = t.text("+15551230002", "AYUDA").await.join("\n");
+    for part in [
+        "Northside Clinic",
+        "tarifas de mensajes y datos",
+        "+1 555 010 0100",
+        "988",
+        "PARAR",
+    ] {
+        assert!(es.contains(part), "{part:?} missing from {es}");
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_opts_out_at_once_with_one_confirmation_and_nothing_after() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    let confirmation = t.text(ANA, "Stop").await;
+    assert_eq!(confirmation.len(), 1, "{confirmation:?}");
+    assert!(confirmation[0].contains("unsubscribed"), "{confirmation:?}");
+    let record = t.record(ANA).unwrap();
+    assert!(record.paused && record.jobs.is_empty());
+    // Nothing after it: not the 16:00 reminder, not an answer to a question.
+    t.at("2026-11-30T21:00:00Z").await;
+    assert!(t.text(ANA, "what is an IOP?").await.is_empty());
+    assert!(t.text(ANA, "1").await.is_empty());
+    // HELP is still answered, and START opts back in.
+    assert_eq!(t.text(ANA, "help").await.len(), 1);
+    let back = t.text(ANA, "START").await.join("\n");
+    assert!(back.contains("signed up again"), "{back}");
+    assert!(!t.record(ANA).unwrap().paused);
+    assert!(!t.text(ANA, "what is an IOP?").await.is_empty());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spanish_keywords_answer_in_spanish() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let maria = "+15551230003";
+    let stop = t.text(maria, "PARAR").await.join("\n");
+    assert!(stop.contains("cancelaste tu suscripción"), "{stop}");
+    assert!(t.text(maria, "hola").await.is_empty());
+    let start = t.text(maria, "comenzar").await.join("\n");
+    assert!(start.contains("vuelves a estar suscrito"), "{start}");
+    let alto = t.text(maria, "alto").await.join("\n");
+    assert!(alto.contains("cancelaste"), "{alto}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_outlives_forget_and_nothing_else_does() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    t.text(ANA, "/forget").await;
+    let done = t.text(ANA, "1").await.join("\n");
+    assert!(t.record(ANA).is_none(), "forgotten: {done}");
+    t.text(ANA, "STOP").await;
+    let key = UserKey::new(Channel::Sms, ANA);
+    assert!(t.store.is_opted_out(&key).unwrap());
+    // The opt-out is kept as a salted hash: the number is nowhere on disk in clear, and
+    // nothing is filed under the person's key.
+    assert!(t.store.keys_of(&key).unwrap().is_empty());
+    t.store.flush().unwrap();
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_language_is_answered_first_even_after_stop() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    t.text(ANA, "STOP").await;
+    let crisis = t.text(ANA, "I want to kill myself").await.join("\n");
+    assert!(crisis.contains("988"), "{crisis}");
+    assert!(crisis.contains("911"), "{crisis}");
+    // Spanish too, and a keyword-like crisis text is crisis first.
+    let es = t.text("+15551230004", "quiero morir").await.join("\n");
+    assert!(es.contains("988"), "{es}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_number_answers_the_reminder() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    t.at("2026-11-30T21:00:00Z").await; // 16:00 EST, 2 h before the session
+    let texts = t.twilio.delivered_to(ANA);
+    let reminder = texts.last().unwrap();
+    assert!(
+        reminder.starts_with("Evening group: tonight at 6:00 PM."),
+        "{reminder}"
+    );
+    assert!(
+        reminder.ends_with("Reply 1 Going, 2 Running late, 3 Can't make it."),
+        "{reminder}"
+    );
+    let answer = t.text(ANA, "3").await.join("\n");
+    assert!(answer.contains("noted it for your care team"), "{answer}");
+    let record = t.record(ANA).unwrap();
+    assert_eq!(record.rsvps.len(), 1);
+    // A number with nothing behind it is an ordinary message.
+    let odd = t.text(ANA, "7").await;
+    assert!(!odd.is_empty());
+    assert_eq!(t.record(ANA).unwrap().rsvps.len(), 1);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    t.twilio
+        .fail_next(&[Fault::TooMany, Fault::ServerError, Fault::Drop]);
+    let (status, _) = t.post(ANA, "HELP", &twilio::new_message_sid()).await;
+    assert_eq!(status, 200);
+    // Backoff deadlines are kept with the message in wall time: move the clock along.
+    for _ in 0..100 {
+        if !t.twilio.delivered_to(ANA).is_empty() {
+            break;
+        }
+        t.clock.advance(chrono::Duration::seconds(5));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        t.twilio.delivered_to(ANA).len(),
+        1,
+        "delivered after retries"
+    );
+    assert_eq!(t.twilio.attempts(), 4);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_mark_the_person_inactive() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    assert!(!t.record(ANA).unwrap().jobs.is_empty());
+    // Unsubscribed at the carrier (Twilio 21610): the reminder cannot go.
+    t.twilio.unsubscribe(ANA);
+    t.at("2026-11-30T21:00:00Z").await;
+    let record = t.record(ANA).unwrap();
+    assert!(record.unreachable, "marked inactive");
+    assert!(record.jobs.is_empty(), "nothing more scheduled");
+    // An invalid number (21211) the same way.
+    let bad = "+15551230009";
+    t.enroll_refused(bad).await;
+    t.stop().await;
+}
+
+impl Texting {
+    async fn enroll_refused(&self, number: &str) {
+        self.twilio.fail_next(&[Fault::InvalidNumber]);
+        let (status, _) = self.post(number, "hello", &twilio::new_message_sid()).await;
+        assert_eq!(status, 200);
+        self.settle().await;
+        assert!(self.twilio.delivered_to(number).is_empty());
+    }
+}

@@ -126,8 +126,12 @@ struct InviteArgs {
     #[arg(long)]
     qr: Option<PathBuf>,
     /// The bot's @username (default: [telegram] bot_username in the configuration).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sms")]
     bot: Option<String>,
+    /// An invite for texting instead of Telegram: a case-insensitive code people text
+    /// as "JOIN CODE" to the [sms] number (the QR code opens a prefilled text).
+    #[arg(long)]
+    sms: bool,
     /// Revoke this code instead of creating one.
     #[arg(long, conflicts_with_all = ["program", "qr", "uses"])]
     revoke: Option<String>,
@@ -210,6 +214,10 @@ fn main() -> Result<()> {
                 }
                 out.push('\n');
             }
+            out.push_str(&waypoint::tools::texting::report(
+                engine.content(),
+                engine.settings(),
+            ));
             emit(&out);
             Ok(())
         }
@@ -427,7 +435,7 @@ fn invite(
     use waypoint::enroll::{self, Invite, Role};
     if let Some(code) = &args.revoke {
         if store
-            .revoke_invite(code.trim())
+            .revoke_invite(&enroll::sms_code(code).unwrap_or_else(|| code.trim().to_string()))
             .map_err(|e| anyhow!("{e}"))?
         {
             emit("revoked: the code no longer enrolls anyone\n");
@@ -449,13 +457,6 @@ fn invite(
         );
     }
     let role: Role = args.role.parse().map_err(|e: String| anyhow!(e))?;
-    let bot = args
-        .bot
-        .clone()
-        .or_else(|| config.bot_username.clone())
-        .ok_or_else(|| {
-            anyhow!("the bot's username is needed for the link: pass --bot NAME or set [telegram] bot_username")
-        })?;
     let expires = match args.expires.trim() {
         "never" => None,
         text => Some(
@@ -463,7 +464,33 @@ fn invite(
                 .map_err(|e| anyhow!("--expires: {e}"))?,
         ),
     };
-    let code = enroll::new_code().map_err(|e| anyhow!("{e}"))?;
+    // Where the invite points: a Telegram deep link, or a text to the clinic's number.
+    let (code, stored_as, link, how) = if args.sms {
+        let number = config.sms.as_ref().map(|s| s.from.clone()).ok_or_else(|| {
+            anyhow!("--sms needs [sms] in the configuration (the number people text)")
+        })?;
+        let code = enroll::new_sms_code().map_err(|e| anyhow!("{e}"))?;
+        let canonical = enroll::sms_code(&code).unwrap_or_else(|| code.clone());
+        let how = format!("text JOIN {code} to {number}");
+        (
+            code.clone(),
+            canonical,
+            format!("SMSTO:{number}:JOIN {code}"),
+            how,
+        )
+    } else {
+        let bot = args
+            .bot
+            .clone()
+            .or_else(|| config.bot_username.clone())
+            .ok_or_else(|| {
+                anyhow!("the bot's username is needed for the link: pass --bot NAME or set [telegram] bot_username")
+            })?;
+        let code = enroll::new_code().map_err(|e| anyhow!("{e}"))?;
+        let link = enroll::deep_link(&bot, &code);
+        let how = format!("in the terminal: /start {code}");
+        (code.clone(), code, link.clone(), how)
+    };
     let invite = Invite {
         program: program.to_string(),
         role,
@@ -474,11 +501,11 @@ fn invite(
         revoked: false,
     };
     store
-        .put_invite(&code, &invite)
+        .put_invite(&stored_as, &invite)
         .map_err(|e| anyhow!("{e}"))?;
-    let link = enroll::deep_link(&bot, &code);
     let mut out = format!(
-        "{link}\ncode: {code} (in the terminal: /start {code})\nprogram: {program}, role: {}, expires: {}, uses: {}\n",
+        "{}\ncode: {code} ({how})\nprogram: {program}, role: {}, expires: {}, uses: {}\n",
+        if args.sms { &how } else { &link },
         args.role.trim().to_ascii_lowercase(),
         expires.map_or("never".into(), |e| e
             .format("%Y-%m-%d %H:%M UTC")

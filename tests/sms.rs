@@ -326,12 +326,12 @@ async fn spanish_keywords_answer_in_spanish() {
     let t = Texting::start("2026-11-30T15:00:00Z").await;
     let maria = "+15551230003";
     let stop = t.text(maria, "PARAR").await.join("\n");
-    assert!(stop.contains("cancelaste tu suscripción"), "{stop}");
+    assert!(stop.contains("ya no recibirás mensajes"), "{stop}");
     assert!(t.text(maria, "hola").await.is_empty());
     let start = t.text(maria, "comenzar").await.join("\n");
     assert!(start.contains("vuelves a estar suscrito"), "{start}");
     let alto = t.text(maria, "alto").await.join("\n");
-    assert!(alto.contains("cancelaste"), "{alto}");
+    assert!(alto.contains("ya no recibirás"), "{alto}");
     t.stop().await;
 }
 
@@ -345,10 +345,11 @@ async fn an_opt_out_outlives_forget_and_nothing_else_does() {
     t.text(ANA, "STOP").await;
     let key = UserKey::new(Channel::Sms, ANA);
     assert!(t.store.is_opted_out(&key).unwrap());
-    // The opt-out is kept as a salted hash: the number is nowhere on disk in clear, and
-    // nothing is filed under the person's key.
+    // The opt-out is kept under a salted hash, not under the person's key: /forget
+    // leaves nothing else behind.
     assert!(t.store.keys_of(&key).unwrap().is_empty());
-    t.store.flush().unwrap();
+    t.text(ANA, "/forget").await;
+    assert!(t.store.is_opted_out(&key).unwrap(), "still opted out");
     t.stop().await;
 }
 
@@ -440,4 +441,184 @@ impl Texting {
         self.settle().await;
         assert!(self.twilio.delivered_to(number).is_empty());
     }
+}
+
+/// The scheduler alone on a store, for texting limits with a manual clock.
+struct Limits {
+    store: Store,
+    app: Arc<App>,
+    scheduler: waypoint::delivery::Scheduler,
+    _dir: tempfile::TempDir,
+}
+
+impl Limits {
+    fn new(extra: &str) -> Limits {
+        let config = config("http://127.0.0.1:9", extra);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let app = Arc::new(App::new(
+            Engine::new(common::content(), config.settings),
+            Arc::new(store.clone()),
+        ));
+        let scheduler = waypoint::delivery::Scheduler::new(app.clone(), store.clone());
+        Limits {
+            store,
+            app,
+            scheduler,
+            _dir: dir,
+        }
+    }
+
+    fn say(&self, user: &UserKey, at: &str, body: waypoint::engine::Body) {
+        self.app.handle(&waypoint::engine::Inbound {
+            user: user.clone(),
+            at: utc(at),
+            language: Some(waypoint::locale::Locale::En),
+            chat: waypoint::engine::ChatKind::Private,
+            body,
+            sender: None,
+        });
+    }
+
+    /// Consent and the clinic's zone; with `program`, the evening group.
+    fn enroll(&self, user: &UserKey, at: &str, program: bool) {
+        use waypoint::engine::Body::Button;
+        self.say(user, at, Button("c:y:en".into()));
+        self.say(user, at, Button("tz:America/New_York".into()));
+        if program {
+            self.say(user, at, Button("p:evening".into()));
+        }
+    }
+
+    /// Runs the scheduler at `now`; returns the texts queued for `user` (and takes them).
+    fn deliver(&self, user: &UserKey, now: &str) -> Vec<String> {
+        self.scheduler.run_due(utc(now)).unwrap();
+        let mut out = Vec::new();
+        for (key, item) in self.store.outbox_items(usize::MAX).unwrap() {
+            self.store.outbox_remove(&key).unwrap();
+            if item.user == *user {
+                out.push(item.reply.text);
+            }
+        }
+        out
+    }
+
+    fn record(&self, user: &UserKey) -> UserRecord {
+        match self.store.load(user).unwrap() {
+            Stored::Found(r) => r,
+            other => panic!("no record: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn scheduled_texts_keep_to_one_a_day_and_three_a_week_and_say_what_was_held() {
+    let l = Limits::new("");
+    let sms = UserKey::new(Channel::Sms, ANA);
+    let tg = UserKey::new(Channel::Telegram, "5001");
+    for user in [&sms, &tg] {
+        l.enroll(user, "2026-11-30T14:00:00Z", true);
+    }
+    // (instant, whether the SMS person gets it): Mon 16:00 for Mon; Tue 18:00 for Wed;
+    // Wed 16:00 for Wed; Wed 18:00 for Thu (the day's one is used); Thu 16:00 for Thu
+    // (three this week already); Sun 18:00 for Mon (still three in the last seven days);
+    // Mon 16:00 (the first Monday's text has left the week).
+    let steps = [
+        ("2026-11-30T21:00:00Z", true),
+        ("2026-12-01T23:00:00Z", true),
+        ("2026-12-02T21:00:00Z", true),
+        ("2026-12-02T23:00:00Z", false),
+        ("2026-12-03T21:00:00Z", false),
+        ("2026-12-06T23:00:00Z", false),
+        ("2026-12-07T21:00:00Z", true),
+    ];
+    for (at, expected) in steps {
+        let got_sms = l.deliver(&sms, at);
+        assert_eq!(
+            got_sms.len(),
+            usize::from(expected),
+            "SMS at {at}: {got_sms:?}"
+        );
+    }
+    let l_tg = Limits::new("");
+    l_tg.enroll(&tg, "2026-11-30T14:00:00Z", true);
+    let telegram: usize = steps
+        .iter()
+        .map(|(at, _)| l_tg.deliver(&tg, at).len())
+        .sum();
+    assert_eq!(telegram, steps.len(), "Telegram is not capped");
+
+    let record = l.record(&sms);
+    let reasons: Vec<&str> = record.held.iter().map(|h| h.reason.name()).collect();
+    assert_eq!(reasons, ["daily limit", "weekly limit", "weekly limit"]);
+    assert!(record.held.iter().all(|h| h.what == "reminder"));
+    // The person can see it.
+    let outcome = l.app.handle(&waypoint::engine::Inbound {
+        user: sms.clone(),
+        at: utc("2026-12-07T22:00:00Z"),
+        language: None,
+        chat: waypoint::engine::ChatKind::Private,
+        body: waypoint::engine::Body::Text("/privacy".into()),
+        sender: None,
+    });
+    let privacy = &outcome.replies[0].text;
+    assert!(
+        privacy
+            .contains("held back by texting limits: 3 (latest: reminder 2026-12-06, weekly limit)"),
+        "{privacy}"
+    );
+}
+
+#[test]
+fn the_last_text_of_a_day_goes_to_the_session_reminder() {
+    let l = Limits::new("");
+    let sms = UserKey::new(Channel::Sms, ANA);
+    l.enroll(&sms, "2026-11-30T14:00:00Z", true);
+    l.say(
+        &sms,
+        "2026-11-30T14:00:00Z",
+        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
+    );
+    l.deliver(&sms, "2026-11-30T21:00:00Z"); // Monday's reminder
+    // Tuesday: the one-day milestone at 10:00 would use the day's only text, and a
+    // reminder (for Wednesday) is due at 18:00: the milestone makes way.
+    assert!(l.deliver(&sms, "2026-12-01T15:00:00Z").is_empty());
+    let held = &l.record(&sms).held;
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].what.as_str(), held[0].reason.name()),
+        ("milestone", "made way for a more useful text")
+    );
+    let reminder = l.deliver(&sms, "2026-12-01T23:00:00Z");
+    assert_eq!(reminder.len(), 1);
+    assert!(
+        reminder[0].contains("Evening group: tomorrow"),
+        "{reminder:?}"
+    );
+}
+
+#[test]
+fn scheduled_texts_wait_for_the_sending_window() {
+    let l = Limits::new("send_window = \"11:00-20:00\"");
+    let sms = UserKey::new(Channel::Sms, ANA);
+    l.enroll(&sms, "2026-11-30T14:00:00Z", false);
+    l.say(
+        &sms,
+        "2026-11-30T14:00:00Z",
+        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
+    );
+    // The milestone is due at 10:00 local, before the window opens at 11:00.
+    assert!(l.deliver(&sms, "2026-12-01T15:00:00Z").is_empty());
+    assert!(l.record(&sms).held.is_empty(), "waiting, not dropped");
+    let sent = l.deliver(&sms, "2026-12-01T16:00:00Z");
+    assert_eq!(sent.len(), 1, "at 11:00");
+    // The same person on Telegram would have had it at 10:00.
+    let tg = UserKey::new(Channel::Telegram, "5002");
+    l.enroll(&tg, "2026-11-30T14:00:00Z", false);
+    l.say(
+        &tg,
+        "2026-11-30T14:00:00Z",
+        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
+    );
+    assert_eq!(l.deliver(&tg, "2026-12-01T15:00:00Z").len(), 1);
 }

@@ -201,6 +201,8 @@ catalog! {
     DischargeAmbiguous = "discharge_ambiguous" ["alias", "count"],
     InviteCreated = "invite_created" ["program", "role", "link", "expires"],
     SmsChoices = "sms_choices" ["choices"],
+    SmsWelcome = "sms_welcome" ["program", "emergency", "lifeline"],
+    SmsConsent = "sms_consent" ["per_day"],
     SmsStopped = "sms_stopped" ["program", "lifeline"],
     SmsStarted = "sms_started" ["program"],
     SmsHelp = "sms_help" ["program", "per_day", "per_week", "clinic", "lifeline", "emergency"],

@@ -7,6 +7,7 @@ use crate::engine::{Button, Change, Dialogue, Engine, Outcome, Reply, Route, Tur
 use crate::faq::Entry;
 use crate::locale::Locale;
 use crate::safety::{Assessment, Clinical, Crisis, Smalltalk, Support};
+use crate::user::Channel;
 
 impl Engine {
     fn button_for(&self, locale: Locale, msg: Msg, action: Action) -> Button {
@@ -17,11 +18,46 @@ impl Engine {
     }
 
     /// The welcome and the consent question; `invite` rides on the "I agree" button.
-    pub(super) fn welcome(&self, locale: Locale, invite: Option<&str>) -> Vec<Reply> {
+    /// By text, a shorter pair that also says what texting costs and how to stop it, as
+    /// carriers require of a first message.
+    pub(super) fn welcome(
+        &self,
+        locale: Locale,
+        invite: Option<&str>,
+        channel: Channel,
+    ) -> Vec<Reply> {
+        let (hello, ask) = if channel.has_buttons() {
+            (
+                self.content.text(locale, Msg::Welcome).to_string(),
+                self.content.text(locale, Msg::ConsentAsk).to_string(),
+            )
+        } else {
+            let r = &self.settings.resources;
+            let name = self.settings.texting_name.as_str();
+            (
+                self.content.render(
+                    locale,
+                    Msg::SmsWelcome,
+                    &[
+                        ("program", name),
+                        ("emergency", &r.emergency),
+                        ("lifeline", &r.lifeline),
+                    ],
+                ),
+                self.content.render(
+                    locale,
+                    Msg::SmsConsent,
+                    &[(
+                        "per_day",
+                        &self.settings.schedules.texting.per_day.to_string(),
+                    )],
+                ),
+            )
+        };
         vec![
-            self.say(locale, Msg::Welcome),
+            plain(hello),
             Reply {
-                text: self.content.text(locale, Msg::ConsentAsk).to_string(),
+                text: ask,
                 buttons: vec![vec![
                     self.button_for(
                         locale,
@@ -141,6 +177,29 @@ impl Engine {
         );
         body.push('\n');
         body.push_str(&self.privacy_care(record));
+        if !record.texted.is_empty() || !record.held.is_empty() {
+            let last_week = record
+                .texted
+                .iter()
+                .filter(|at| turn.inbound.at - **at < chrono::Duration::days(7))
+                .count();
+            let held = match record.held.last() {
+                Some(last) => format!(
+                    "{} (latest: {} {}, {})",
+                    record.held.len(),
+                    last.what,
+                    last.at.format("%Y-%m-%d"),
+                    last.reason.name()
+                ),
+                None => "0".into(),
+            };
+            body.push('\n');
+            body.push_str(&self.content.render(
+                locale,
+                Msg::PrivacyTexting,
+                &[("texted", &last_week.to_string()), ("held", &held)],
+            ));
+        }
         for request in &record.outreach_requests {
             body.push_str(&format!(
                 "\n- {} ({})",

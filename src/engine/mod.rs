@@ -551,15 +551,17 @@ impl Engine {
         }
         match (name.as_str(), turn.record()) {
             ("start", None) => match turn.invite {
-                Some(InviteStatus::Valid { .. }) => {
-                    keep(self.welcome(locale, args.split_whitespace().next()))
-                }
+                Some(InviteStatus::Valid { .. }) => keep(self.welcome(
+                    locale,
+                    args.split_whitespace().next(),
+                    turn.inbound.user.channel,
+                )),
                 Some(bad) => {
                     let mut replies = vec![self.say(locale, invite_problem(bad))];
-                    replies.extend(self.welcome(locale, None));
+                    replies.extend(self.welcome(locale, None, turn.inbound.user.channel));
                     keep(replies)
                 }
-                None => keep(self.welcome(locale, None)),
+                None => keep(self.welcome(locale, None, turn.inbound.user.channel)),
             },
             ("start", Some(record)) if turn.invite.is_some() => self.join(turn, record),
             ("start", Some(record)) if record.timezone.is_none() => {
@@ -709,9 +711,12 @@ impl Engine {
                     Route::Button,
                 )
             }
-            (Action::Language(to), None) if *turn.stored == Stored::Nothing => {
-                self.outcome_in(to, self.welcome(to, None), Change::Keep, Route::Button)
-            }
+            (Action::Language(to), None) if *turn.stored == Stored::Nothing => self.outcome_in(
+                to,
+                self.welcome(to, None, turn.inbound.user.channel),
+                Change::Keep,
+                Route::Button,
+            ),
             (Action::ShareText(share), Some(record)) if record.care_team_consent => {
                 self.set_share(turn, record, share)
             }

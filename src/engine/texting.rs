@@ -32,14 +32,27 @@ impl Engine {
             return;
         }
         for reply in replies.iter_mut().filter(|r| !r.buttons.is_empty()) {
-            let list = reply
+            let labels: Vec<&str> = reply
                 .buttons
                 .iter()
                 .flatten()
+                .map(|b| b.label.as_str())
+                .collect();
+            // Buttons that are their own numbers (a 1-5 scale) need no list.
+            let plain_numbers = labels
+                .iter()
                 .enumerate()
-                .map(|(i, b)| format!("{} {}", i + 1, b.label))
-                .collect::<Vec<_>>()
-                .join(", ");
+                .all(|(i, l)| *l == (i + 1).to_string());
+            let list = if plain_numbers {
+                format!("1-{}", labels.len())
+            } else {
+                labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, label)| format!("{} {label}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             let line = self
                 .content
                 .render(locale, Msg::SmsChoices, &[("choices", &list)]);

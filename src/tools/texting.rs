@@ -17,7 +17,10 @@ enum Choices {
     Scale(usize),
 }
 
-fn samples(settings: &Settings) -> Vec<(Msg, Vec<(&'static str, String)>, Choices)> {
+/// A text, its placeholder values and its choices.
+type Sample = (Msg, Vec<(&'static str, String)>, Choices);
+
+fn samples(settings: &Settings) -> Vec<Sample> {
     let program = settings
         .schedules
         .programs

@@ -329,7 +329,7 @@ async fn spanish_keywords_answer_in_spanish() {
     assert!(stop.contains("ya no recibirás mensajes"), "{stop}");
     assert!(t.text(maria, "hola").await.is_empty());
     let start = t.text(maria, "comenzar").await.join("\n");
-    assert!(start.contains("vuelves a estar suscrito"), "{start}");
+    assert!(start.contains("tu suscripción está activa"), "{start}");
     let alto = t.text(maria, "alto").await.join("\n");
     assert!(alto.contains("ya no recibirás"), "{alto}");
     t.stop().await;
@@ -621,4 +621,153 @@ fn scheduled_texts_wait_for_the_sending_window() {
         waypoint::engine::Body::Text("/sober 2026-11-30".into()),
     );
     assert_eq!(l.deliver(&tg, "2026-12-01T15:00:00Z").len(), 1);
+}
+
+/// A free loopback port for the binary's webhook listener.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_telegram_and_sms_together_and_enrolls_by_a_texted_invite() {
+    use std::process::{Command, Stdio};
+    let twilio = Twilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+    let bot_api = common::bot_api::BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("waypoint.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[resources]
+clinic_line = "+1 555 010 0100"
+[sms]
+listen = "127.0.0.1:{port}"
+webhook_url = "{PUBLIC_URL}"
+from = "{FROM_NUMBER}"
+api_url = "{}"
+per_second = 20
+[[program]]
+id = "evening"
+name = "Evening group"
+[[program.session]]
+cron = "0 18 * * MON,WED,THU"
+"#,
+            twilio.url
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let waypoint = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+        c.arg("--config").arg(&config).arg("--data").arg(&data);
+        c
+    };
+    let invite = waypoint()
+        .args(["invite", "--program", "evening", "--sms", "--uses", "1"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&invite.stdout).to_string();
+    assert!(invite.status.success(), "{printed}");
+    let code = printed
+        .split_whitespace()
+        .skip_while(|w| *w != "JOIN")
+        .nth(1)
+        .expect("the invite says what to text")
+        .to_string();
+    assert!(
+        printed.contains(&format!("text JOIN {code} to {FROM_NUMBER}")),
+        "{printed}"
+    );
+
+    let mut child = waypoint()
+        .arg("run")
+        .env("TELOXIDE_TOKEN", "123456:TEST-token")
+        .env("TELOXIDE_API_URL", &bot_api.url)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let webhook = format!("http://127.0.0.1:{port}/sms/inbound");
+    let post = |body: &str| {
+        let params = twilio::inbound_params(ANA, FROM_NUMBER, body, &twilio::new_message_sid());
+        let signature = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+        let webhook = webhook.clone();
+        async move {
+            twilio::post_inbound(
+                &webhook,
+                AUTH_TOKEN,
+                &twilio::borrowed(&params),
+                Some(&signature),
+            )
+            .await
+            .0
+        }
+    };
+    // Wait for the webhook listener to come up.
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the webhook listener did not come up");
+    let texts = |n: usize| {
+        let twilio = twilio.clone();
+        async move {
+            twilio
+                .wait_until(10, "replies by text", |t| t.delivered_to(ANA).len() >= n)
+                .await;
+            twilio.delivered_to(ANA).join("\n")
+        }
+    };
+    // A texted invite code, typed in lower case: the welcome and consent as numbered text.
+    assert_eq!(post(&format!("join {}", code.to_lowercase())).await, 200);
+    let hello = texts(2).await;
+    assert!(hello.contains("Reply 1 I agree, 2 Not now."), "{hello}");
+    assert!(hello.contains("Msg & data rates may apply"), "{hello}");
+    assert_eq!(post("1").await, 200);
+    let enrolled = texts(3).await;
+    assert!(enrolled.contains("Evening group"), "{enrolled}");
+    // Telegram runs beside it on the same engine and store.
+    bot_api.send_text(42, "/start", "en");
+    bot_api
+        .wait_until(10, "the Telegram welcome", |api| {
+            !api.texts_to(42).is_empty()
+        })
+        .await;
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("waypoint did not stop within 10 s of SIGTERM")
+    });
+    assert!(status.success(), "{status:?}");
+    let store = Store::open(&data).unwrap();
+    let Stored::Found(record) = store.load(&UserKey::new(Channel::Sms, ANA)).unwrap() else {
+        panic!("the texter is enrolled");
+    };
+    assert_eq!(record.program.as_deref(), Some("evening"));
 }

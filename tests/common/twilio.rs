@@ -306,11 +306,14 @@ pub async fn post_inbound(
     params: &[(&str, &str)],
     signature: Option<&str>,
 ) -> (u16, String) {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in params {
-        form.append_pair(name, value);
-    }
-    let body = form.finish();
+    // Built before any await: the serializer is not `Send`.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in params {
+            form.append_pair(name, value);
+        }
+        form.finish()
+    };
     match tokio::time::timeout(Duration::from_secs(30), exchange(url, &body, signature)).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(why)) => panic!("post_inbound to {url}: {why}"),

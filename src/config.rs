@@ -15,6 +15,7 @@ use crate::engine::{Resources, Settings, StaffMember};
 use crate::locale::Locale;
 use crate::schedule::program::{parse_duration, revealing_word};
 use crate::schedule::{Ladder, Phase, Program, QuietHours, Recurrence, Schedules, Session};
+use crate::sms::is_e164;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -680,15 +681,6 @@ fn sms(
         }
     }
     out
-}
-
-/// `+` and 8 to 15 digits.
-fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
 }
 
 /// `"21:00-08:00"`.

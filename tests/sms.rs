@@ -771,3 +771,64 @@ cron = "0 18 * * MON,WED,THU"
     };
     assert_eq!(record.program.as_deref(), Some("evening"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_in_is_answered_with_numbers() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    let mood = t.text(ANA, "/checkin").await.join("\n");
+    assert!(mood.ends_with("Reply 1-5."), "{mood}");
+    let used = t.text(ANA, "4").await.join("\n");
+    assert!(
+        used.ends_with("Reply 1 Yes, 2 No, 3 Prefer not to say."),
+        "{used}"
+    );
+    let reach = t.text(ANA, "2").await.join("\n");
+    assert!(reach.contains("reach out"), "{reach}");
+    let thanks = t.text(ANA, "2.").await.join("\n");
+    assert!(thanks.contains("Thank you for checking in"), "{thanks}");
+    let record = t.record(ANA).unwrap();
+    let kept = record.checkins.last().expect("the check-in is kept");
+    assert_eq!(kept.mood, Some(4));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_without_words_gets_a_polite_reply_and_bad_requests_are_refused() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let mut params = twilio::inbound_params(ANA, FROM_NUMBER, "", &twilio::new_message_sid());
+    for (k, v) in &mut params {
+        if k == "NumMedia" {
+            *v = "1".into();
+        }
+    }
+    let signature = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+    let (status, _) = twilio::post_inbound(
+        &t.webhook,
+        AUTH_TOKEN,
+        &twilio::borrowed(&params),
+        Some(&signature),
+    )
+    .await;
+    assert_eq!(status, 200);
+    t.settle().await;
+    let said = t.twilio.delivered_to(ANA).join("\n");
+    assert!(said.contains("I can only read text messages"), "{said}");
+    // Signed, but not an inbound text from a phone number: refused, nothing sent.
+    let before = t.twilio.attempts();
+    for from in ["", "whatsapp:+15551230001", "not a number"] {
+        let params = twilio::inbound_params(from, FROM_NUMBER, "hi", &twilio::new_message_sid());
+        let signature = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+        let (status, _) = twilio::post_inbound(
+            &t.webhook,
+            AUTH_TOKEN,
+            &twilio::borrowed(&params),
+            Some(&signature),
+        )
+        .await;
+        assert_eq!(status, 400, "{from:?}");
+    }
+    t.settle().await;
+    assert_eq!(t.twilio.attempts(), before);
+    t.stop().await;
+}

@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::delivery::{Limits, SendError, Transport};
 use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
 use crate::pseudonym;
-use crate::sms::{MAX_BODY_CHARS, keywords, segments, signature};
+use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
 use crate::store::{Outgoing, Priority, Store};
 use crate::user::{Channel, UserKey};
 
@@ -225,6 +225,11 @@ async fn inbound(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes
     let (Some(from), Some(sid)) = (field("From"), field("MessageSid")) else {
         return (StatusCode::BAD_REQUEST, "From and MessageSid are required").into_response();
     };
+    // People are keyed by their E.164 number; anything else (WhatsApp, a malformed
+    // sender) is not this channel's.
+    if !is_e164(&from) {
+        return (StatusCode::BAD_REQUEST, "From is not a phone number").into_response();
+    }
     let text = field("Body").unwrap_or_default();
     let media = field("NumMedia").is_some_and(|n| n.trim() != "0");
     if !gw.claim(&sid) {

@@ -347,6 +347,13 @@ fn main() -> Result<()> {
                      for texting (see the README)"
                 );
             }
+            if token.is_none() && config.settings.staff.group.is_some() {
+                bail!(
+                    "[staff] group_chat_id is set but TELOXIDE_TOKEN is not: staff alerts are \
+                     posted to the Telegram staff group, so Telegram must run too (set \
+                     TELOXIDE_TOKEN, or remove group_chat_id)"
+                );
+            }
             let credentials = match &config.sms {
                 Some(_) => Some(sms::Credentials::from_env()?),
                 None => None,

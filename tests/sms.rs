@@ -75,6 +75,15 @@ impl Texting {
 
     async fn with(at: &str, extra: &str) -> Texting {
         let twilio = Twilio::start(ACCOUNT_SID, AUTH_TOKEN).await;
+        Self::build(twilio, at, extra).await
+    }
+
+    /// The channel texting through `twilio` (a stand-in with other credentials).
+    async fn on(twilio: &Twilio, at: &str) -> Texting {
+        Self::build(twilio.clone(), at, "").await
+    }
+
+    async fn build(twilio: Twilio, at: &str, extra: &str) -> Texting {
         let config = config(&twilio.url, extra);
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -209,6 +218,18 @@ async fn a_signed_text_gets_the_engines_reply_through_the_rest_api() {
     assert!(!sent.is_empty() && sent.iter().all(|s| s.from == FROM_NUMBER));
     // Nothing is stored before consent: no record, no opt-out, no choices on disk.
     assert!(t.record(ANA).is_none());
+    let key = UserKey::new(Channel::Sms, ANA);
+    assert!(!t.store.is_opted_out(&key).unwrap());
+    assert_eq!(t.store.choices(&key).unwrap(), None);
+    assert!(t.store.keys_of(&key).unwrap().is_empty());
+    // The consent choices are answerable (from memory) for a while, then no longer.
+    t.clock.advance(chrono::Duration::days(4));
+    let again = t.text(ANA, "1").await.join("\n");
+    assert!(
+        t.record(ANA).is_none(),
+        "an old \"1\" does not consent: {again}"
+    );
+    assert!(again.contains("Reply 1 I agree"), "{again}");
     t.stop().await;
 }
 
@@ -309,7 +330,9 @@ async fn stop_opts_out_at_once_with_one_confirmation_and_nothing_after() {
     let record = t.record(ANA).unwrap();
     assert!(record.paused && record.jobs.is_empty());
     // Nothing after it: not the 16:00 reminder, not an answer to a question.
+    let before = t.twilio.delivered_to(ANA).len();
     t.at("2026-11-30T21:00:00Z").await;
+    assert_eq!(t.twilio.delivered_to(ANA).len(), before, "no reminder");
     assert!(t.text(ANA, "what is an IOP?").await.is_empty());
     assert!(t.text(ANA, "1").await.is_empty());
     // HELP is still answered, and START opts back in.
@@ -336,7 +359,7 @@ async fn spanish_keywords_answer_in_spanish() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_opt_out_outlives_forget_and_nothing_else_does() {
+async fn an_opt_out_is_kept_under_a_hash_not_the_persons_key() {
     let t = Texting::start("2026-11-30T14:00:00Z").await;
     t.enroll(ANA).await;
     t.text(ANA, "/forget").await;
@@ -348,8 +371,23 @@ async fn an_opt_out_outlives_forget_and_nothing_else_does() {
     // The opt-out is kept under a salted hash, not under the person's key: /forget
     // leaves nothing else behind.
     assert!(t.store.keys_of(&key).unwrap().is_empty());
-    t.text(ANA, "/forget").await;
-    assert!(t.store.is_opted_out(&key).unwrap(), "still opted out");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_stop_a_person_can_still_see_and_erase_their_data() {
+    let t = Texting::start("2026-11-30T14:00:00Z").await;
+    t.enroll(ANA).await;
+    t.text(ANA, "STOP").await;
+    let privacy = t.text(ANA, "/privacy").await.join("\n");
+    assert!(privacy.contains("sms:+15551230001"), "{privacy}");
+    let ask = t.text(ANA, "/forget").await.join("\n");
+    assert!(ask.contains("Reply 1 "), "{ask}");
+    t.text(ANA, "1").await;
+    assert!(t.record(ANA).is_none(), "forgotten after STOP");
+    let key = UserKey::new(Channel::Sms, ANA);
+    assert!(t.store.is_opted_out(&key).unwrap(), "and still opted out");
+    assert!(t.text(ANA, "hello").await.is_empty());
     t.stop().await;
 }
 
@@ -360,7 +398,12 @@ async fn crisis_language_is_answered_first_even_after_stop() {
     let crisis = t.text(ANA, "I want to kill myself").await.join("\n");
     assert!(crisis.contains("988"), "{crisis}");
     assert!(crisis.contains("911"), "{crisis}");
-    // Spanish too, and a keyword-like crisis text is crisis first.
+    // Its question can be answered by number, even though other texts are not.
+    assert!(crisis.contains("Reply 1 Yes, I'm safe, 2 No."), "{crisis}");
+    let unsafe_now = t.text(ANA, "2").await.join("\n");
+    assert!(unsafe_now.contains("Please call 911 now"), "{unsafe_now}");
+    assert!(t.text(ANA, "what is an IOP?").await.is_empty());
+    // Spanish too.
     let es = t.text("+15551230004", "quiero morir").await.join("\n");
     assert!(es.contains("988"), "{es}");
     t.stop().await;
@@ -427,6 +470,11 @@ async fn permanent_errors_mark_the_person_inactive() {
     let record = t.record(ANA).unwrap();
     assert!(record.unreachable, "marked inactive");
     assert!(record.jobs.is_empty(), "nothing more scheduled");
+    let key = UserKey::new(Channel::Sms, ANA);
+    assert!(
+        t.store.is_opted_out(&key).unwrap(),
+        "the carrier's opt-out is kept"
+    );
     // An invalid number (21211) the same way.
     let bad = "+15551230009";
     t.enroll_refused(bad).await;
@@ -831,4 +879,85 @@ async fn a_picture_without_words_gets_a_polite_reply_and_bad_requests_are_refuse
     t.settle().await;
     assert_eq!(t.twilio.attempts(), before);
     t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_queued_reaches_a_number_after_it_opted_out() {
+    use waypoint::engine::Reply;
+    use waypoint::store::{Outgoing, Priority};
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    t.text(ANA, "STOP").await;
+    // A scheduled text or a broadcast queued as STOP arrived (after its queue was
+    // emptied): the sender drops it; urgent replies still go.
+    let late = Reply {
+        text: "Evening group: tonight at 6:00 PM.".into(),
+        buttons: Vec::new(),
+        urgent: false,
+    };
+    let key = UserKey::new(Channel::Sms, ANA);
+    t.store
+        .enqueue(&[Outgoing::new(key, late, Priority::Scheduled)])
+        .unwrap();
+    let help = t.text(ANA, "HELP").await;
+    assert_eq!(help.len(), 1, "{help:?}");
+    assert!(help[0].contains("Msg & data rates"));
+    assert_eq!(t.store.outbox_len(), 0, "dropped, not kept");
+    assert!(
+        !t.twilio
+            .delivered_to(ANA)
+            .iter()
+            .any(|m| m.contains("tonight")),
+        "the late text never went"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_pause_sending_and_keep_every_message() {
+    // A Twilio that refuses the channel's credentials (a rotated token).
+    let wrong = Twilio::start(ACCOUNT_SID, "a-different-token").await;
+    let other = Texting::on(&wrong, "2026-11-30T15:00:00Z").await;
+    let (status, _) = other.post(ANA, "HELP", &twilio::new_message_sid()).await;
+    assert_eq!(status, 200);
+    wrong
+        .wait_until(10, "one refused attempt", |tw| tw.attempts() >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        other.store.outbox_len(),
+        1,
+        "the reply waits, it is not dropped"
+    );
+    assert_eq!(wrong.attempts(), 1, "and sending pauses");
+    other.stop().await;
+}
+
+#[test]
+fn texting_without_telegram_refuses_a_staff_group_it_could_not_post_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("waypoint.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[resources]\nclinic_line = \"+1 555 010 0100\"\n[staff]\ngroup_chat_id = -100123\n[sms]\nlisten = \"127.0.0.1:0\"\nwebhook_url = \"{PUBLIC_URL}\"\nfrom = \"{FROM_NUMBER}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("run")
+        .env_remove("TELOXIDE_TOKEN")
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("group_chat_id is set but TELOXIDE_TOKEN is not"),
+        "{err}"
+    );
 }

@@ -28,7 +28,7 @@ use crate::delivery::{Limits, SendError, Transport};
 use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
 use crate::pseudonym;
 use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
-use crate::store::{Outgoing, Priority, Store};
+use crate::store::{Offered, Outgoing, Priority, Store};
 use crate::user::{Channel, UserKey};
 
 /// `[sms]` in the configuration: where Twilio reaches Waypoint and how it texts back.
@@ -115,10 +115,12 @@ impl Sms {
     ) -> Result<Self, SmsError> {
         let url = url::Url::parse(&settings.webhook_url)
             .map_err(|_| SmsError::BadUrl(settings.webhook_url.clone()))?;
-        let choices = Arc::new(ChoiceBook::new(hub.store.clone()));
+        let choices = Arc::new(ChoiceBook::new(hub.store.clone(), hub.clock.clone()));
         let transport = Arc::new(SmsTransport::new(
             settings,
             credentials.clone(),
+            hub.store.clone(),
+            hub.clock.clone(),
             choices.clone(),
         )?);
         let queued = hub.add_sender(transport.clone(), limits(settings.per_second));
@@ -169,6 +171,14 @@ impl Sms {
         tracing::info!("SMS channel stopped");
         Ok(())
     }
+}
+
+/// `/privacy` or `/forget`: a person's rights over their data hold after STOP too.
+fn is_data_right(text: &str) -> bool {
+    let command = text.split_whitespace().next().unwrap_or_default();
+    ["/privacy", "/forget"]
+        .iter()
+        .any(|c| command.eq_ignore_ascii_case(c))
 }
 
 /// One text a second by default (a long code's usual limit); one at a time per person so
@@ -302,18 +312,32 @@ impl Gateway {
         } else if let Some((keyword, hint)) = keywords::keyword(text) {
             self.keyword(&user, &tag, keyword, hint, at)
         } else if self.opted_out(&user, &tag) {
-            tracing::info!(user = %tag, "text from an opted-out number; not answered");
-            return Vec::new();
+            // After STOP: only what the person is entitled to ask for — to see or erase
+            // their data, and answers to an urgent question (a crisis reply's "are you
+            // safe?") — and the replies to those go out as urgent, past the opt-out.
+            let choice = keywords::choice(text).and_then(|n| self.choices.pick(&user, n));
+            let body = match choice {
+                Some((data, true)) => Body::Button(data),
+                _ if is_data_right(text) => as_text,
+                _ => {
+                    tracing::info!(user = %tag, "text from an opted-out number; not answered");
+                    return Vec::new();
+                }
+            };
+            let mut outcome = self.app.handle(&inbound(body));
+            outcome.replies.iter_mut().for_each(|r| r.urgent = true);
+            outcome
         } else if let Some(code) = keywords::invite(text) {
             self.app
                 .handle(&inbound(Body::Text(format!("/start {code}"))))
         } else if media && text.trim().is_empty() {
             self.app.handle(&inbound(Body::Unsupported))
-        } else if let Some(data) = keywords::choice(text).and_then(|n| self.choices.pick(&user, n))
+        } else if let Some((data, _)) =
+            keywords::choice(text).and_then(|n| self.choices.pick(&user, n))
         {
             self.app.handle(&inbound(Body::Button(data)))
         } else {
-            let first_contact = !self.choices.offered(&user)
+            let first_contact = self.choices.offered(&user).is_none()
                 && matches!(self.store.load(&user), Ok(Stored::Nothing));
             let mut outcome = self.app.handle(&inbound(as_text));
             if first_contact && !text.trim_start().starts_with('/') {
@@ -327,6 +351,11 @@ impl Gateway {
             }
             outcome
         };
+        // Known at once, not only once sent: a second text before the first reply goes
+        // out already answers these choices (and does not get a second welcome).
+        for reply in outcome.replies.iter().filter(|r| !r.buttons.is_empty()) {
+            self.choices.remember(&user, reply);
+        }
         outcome
             .replies
             .into_iter()
@@ -380,65 +409,75 @@ impl Gateway {
 
 /// The numbered choices each person was last offered. Kept in the store for people with
 /// a record (so a restart does not lose them); before consent only in memory, since
-/// nothing is stored before consent.
+/// nothing is stored before consent. Choices older than [`CHOICES_FOR`] answer nothing:
+/// a "3" typed days later is a new message, not an old RSVP.
 struct ChoiceBook {
     store: Store,
-    unconsented: Mutex<HashMap<UserKey, Vec<String>>>,
+    clock: Arc<dyn Clock>,
+    unconsented: Mutex<HashMap<UserKey, Offered>>,
 }
 
 /// Enough for every conversation in progress; beyond it the oldest are forgotten.
 const UNCONSENTED_MAX: usize = 10_000;
 
+/// How long numbered choices stay answerable.
+const CHOICES_FOR: chrono::Duration = chrono::Duration::days(3);
+
 impl ChoiceBook {
-    fn new(store: Store) -> Self {
+    fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
+            clock,
             unconsented: Mutex::default(),
         }
     }
 
     fn remember(&self, user: &UserKey, reply: &Reply) {
-        let data: Vec<String> = reply
-            .buttons
-            .iter()
-            .flatten()
-            .map(|b| b.data.clone())
-            .collect();
+        let offered = Offered {
+            choices: reply
+                .buttons
+                .iter()
+                .flatten()
+                .map(|b| b.data.clone())
+                .collect(),
+            urgent: reply.urgent,
+            at: self.clock.now(),
+        };
+        // Under the person's lock, so a /forget cannot pass between the look and the write.
+        let _person = self.store.lock_user(user);
         let mut memory = self.unconsented.lock().unwrap_or_else(|p| p.into_inner());
-        let consented = matches!(self.store.load(user), Ok(Stored::Found(_)));
-        if consented {
+        if matches!(self.store.load(user), Ok(Stored::Found(_))) {
             memory.remove(user);
-            if let Err(e) = self.store.remember_choices(user, &data) {
+            if let Err(e) = self.store.remember_choices(user, &offered) {
                 tracing::error!(error = %e, "cannot keep the choices offered");
             }
         } else {
             if memory.len() >= UNCONSENTED_MAX {
                 memory.clear();
             }
-            memory.insert(user.clone(), data);
+            memory.insert(user.clone(), offered);
         }
     }
 
-    /// Whether this person has been offered choices (consent, above all) lately.
-    fn offered(&self, user: &UserKey) -> bool {
-        self.unconsented
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(user)
-            || matches!(self.store.choices(user), Ok(Some(_)))
+    fn offered(&self, user: &UserKey) -> Option<Offered> {
+        let stored = self.store.choices(user).ok().flatten();
+        stored
+            .or_else(|| {
+                self.unconsented
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(user)
+                    .cloned()
+            })
+            .filter(|o| self.clock.now() - o.at < CHOICES_FOR)
     }
 
-    /// The button data behind choice `n` (1-based).
-    fn pick(&self, user: &UserKey, n: usize) -> Option<String> {
-        let stored = self.store.choices(user).ok().flatten();
-        let list = stored.or_else(|| {
-            self.unconsented
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(user)
-                .cloned()
-        })?;
-        list.get(n.checked_sub(1)?).cloned()
+    /// The button data behind choice `n` (1-based), and whether it answers an urgent
+    /// question.
+    fn pick(&self, user: &UserKey, n: usize) -> Option<(String, bool)> {
+        let offered = self.offered(user)?;
+        let data = offered.choices.get(n.checked_sub(1)?)?.clone();
+        Some((data, offered.urgent))
     }
 }
 
@@ -448,17 +487,29 @@ pub struct SmsTransport {
     endpoint: String,
     credentials: Credentials,
     from: String,
+    store: Store,
+    clock: Arc<dyn Clock>,
     choices: Arc<ChoiceBook>,
 }
 
-/// Twilio's error codes that mean this number cannot be texted (opted out at the
-/// carrier, not a valid or mobile number, unreachable by SMS).
-const UNREACHABLE_CODES: &[u64] = &[21211, 21408, 21610, 21612, 21614];
+/// Twilio's error codes that mean this number cannot be texted (not a valid or mobile
+/// number, unreachable by SMS).
+const UNREACHABLE_CODES: &[u64] = &[21211, 21612, 21614];
+
+/// Twilio's "attempt to send to unsubscribed recipient": the person texted STOP to the
+/// number (Twilio and the carriers enforce it, whatever Waypoint knows).
+const UNSUBSCRIBED: u64 = 21610;
+
+/// How long sending pauses when Twilio refuses the credentials: long enough not to
+/// hammer it, short enough to resume soon after the token is fixed and Waypoint restarted.
+const AUTH_PAUSE: Duration = Duration::from_secs(60);
 
 impl SmsTransport {
     fn new(
         settings: &SmsSettings,
         credentials: Credentials,
+        store: Store,
+        clock: Arc<dyn Clock>,
         choices: Arc<ChoiceBook>,
     ) -> Result<Self, SmsError> {
         let http = reqwest::Client::builder()
@@ -476,6 +527,8 @@ impl SmsTransport {
             endpoint,
             credentials,
             from: settings.from.clone(),
+            store,
+            clock,
             choices,
         })
     }
@@ -510,12 +563,26 @@ impl SmsTransport {
         if status.is_server_error() {
             return Err(SendError::Transient(format!("Twilio answered {status}")));
         }
+        if matches!(status.as_u16(), 401 | 403) {
+            // A wrong or rotated token: keep every message and wait (dropping them would
+            // lose crisis replies to a configuration mistake).
+            tracing::error!(%status, "Twilio refused the credentials; check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN");
+            return Err(SendError::RetryAfter(AUTH_PAUSE));
+        }
         let code = response
             .json::<serde_json::Value>()
             .await
             .ok()
             .and_then(|v| v.get("code").and_then(|c| c.as_u64()));
         match code {
+            Some(UNSUBSCRIBED) => {
+                // Keep Waypoint's list in step with the carrier's.
+                let user = UserKey::new(Channel::Sms, to);
+                if let Err(e) = self.store.set_opted_out(&user, true, self.clock.now()) {
+                    tracing::error!(error = %e, "cannot record a carrier opt-out");
+                }
+                Err(SendError::Unreachable)
+            }
             Some(code) if UNREACHABLE_CODES.contains(&code) => Err(SendError::Unreachable),
             Some(code) => Err(SendError::Permanent(format!(
                 "Twilio refused the message: {status}, error {code}"
@@ -535,6 +602,12 @@ impl Transport for SmsTransport {
     async fn send(&self, to: &UserKey, reply: &Reply) -> Result<(), SendError> {
         if to.channel != Channel::Sms {
             return Err(SendError::Permanent("not an SMS number".into()));
+        }
+        // The last word on an opt-out, whatever queued the text (a scheduled job that
+        // fired as STOP arrived, a staff broadcast, a reply to an earlier text): only
+        // urgent replies (crisis, STOP and HELP answers) reach an opted-out number.
+        if !reply.urgent && self.store.is_opted_out(to).unwrap_or(true) {
+            return Err(SendError::Permanent("the person opted out of texts".into()));
         }
         // Typographic quotes and dashes would make the whole text UCS-2 (70 characters a
         // segment instead of 160).

@@ -66,7 +66,8 @@ pub struct Reply {
     pub text: String,
     /// Rows of buttons.
     pub buttons: Vec<Vec<Button>>,
-    /// Crisis replies go out before anything queued, and even if saving state fails.
+    /// Crisis replies (and the answers carriers require to STOP and HELP) go out before
+    /// anything queued, even if saving state fails, and even to a number that opted out.
     pub urgent: bool,
 }
 

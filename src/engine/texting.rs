@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{Change, Engine, Outcome, Reply, Route, Stored, UserRecord, plain};
 use crate::content::Msg;
 use crate::locale::Locale;
-use crate::user::Channel;
+use crate::user::{Channel, UserKey};
 
 /// A carrier keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,28 @@ impl Engine {
             reply.text.push_str("\n\n");
             reply.text.push_str(&line);
         }
+    }
+
+    /// When a text staff send (a broadcast, a cancellation, a discharge note) may reach
+    /// this person: `None` for now, or for SMS outside the sending window, when it opens.
+    /// Staff texts are not counted against the caps: staff choose to send them.
+    pub fn texting_hold(
+        &self,
+        user: &UserKey,
+        stored: &Stored,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if user.channel != Channel::Sms {
+            return None;
+        }
+        let tz = match stored {
+            Stored::Found(record) => self.zone_of(record),
+            _ => self.settings.default_timezone,
+        };
+        let outside = self.settings.schedules.texting.quiet();
+        outside
+            .contains(tz, now)
+            .then(|| outside.end_after(tz, now))
     }
 
     /// A carrier keyword from this person. `hint` is the keyword's own language, if it
@@ -125,13 +147,79 @@ impl Engine {
             },
             _ => Change::Keep,
         };
+        // Carriers require these answers at once, and the STOP confirmation must pass the
+        // opt-out it confirms: they travel as urgent replies.
+        let mut reply = plain(text);
+        reply.urgent = true;
         let outcome = Outcome {
-            replies: vec![plain(text)],
+            replies: vec![reply],
             change,
             route: Route::Command,
             locale,
             faq_id: None,
         };
         self.finish(stored, outcome, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::content::Content;
+    use crate::engine::Settings;
+
+    fn engine() -> Engine {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
+        Engine::new(
+            std::sync::Arc::new(Content::load(&dir).unwrap()),
+            Settings::default(),
+        )
+    }
+
+    fn ny(d: u32, h: u32) -> DateTime<Utc> {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, 12, d, h, 0, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn staff_texts_wait_for_the_sending_window_by_sms_only() {
+        let e = engine();
+        let sms = UserKey::new(Channel::Sms, "+15551230001");
+        let tg = UserKey::new(Channel::Telegram, "1");
+        assert_eq!(
+            e.texting_hold(&sms, &Stored::Nothing, ny(1, 22)),
+            Some(ny(2, 8))
+        );
+        assert_eq!(
+            e.texting_hold(&sms, &Stored::Nothing, ny(2, 6)),
+            Some(ny(2, 8))
+        );
+        assert_eq!(e.texting_hold(&sms, &Stored::Nothing, ny(2, 12)), None);
+        assert_eq!(e.texting_hold(&tg, &Stored::Nothing, ny(1, 22)), None);
+    }
+
+    #[test]
+    fn keyword_answers_are_urgent_and_stop_pauses() {
+        let e = engine();
+        let record = UserRecord::new(Locale::Es, ny(1, 12));
+        let out = e.keyword(&Stored::Found(record), Keyword::Stop, None, ny(1, 12));
+        assert!(out.replies.iter().all(|r| r.urgent));
+        assert!(
+            out.replies[0].text.contains("ya no recibirás"),
+            "{:?}",
+            out.replies
+        );
+        match out.change {
+            Change::Save { record, durable } => assert!(record.paused && durable),
+            other => panic!("{other:?}"),
+        }
+        let help = e.keyword(&Stored::Nothing, Keyword::Help, None, ny(1, 12));
+        assert!(help.replies[0].urgent);
+        assert_eq!(help.change, Change::Keep);
     }
 }

@@ -112,7 +112,7 @@ impl Desk {
         Some(match &inbound.body {
             Body::Button(data) => match Action::decode(data)? {
                 Action::Alert { claim, id } => self.alert(engine, staff, claim, id),
-                Action::Broadcast(send) => self.send_broadcast(engine, staff, send),
+                Action::Broadcast(send) => self.send_broadcast(engine, staff, send, inbound.at),
                 _ => return None,
             },
             Body::Text(text) => {
@@ -368,6 +368,7 @@ impl Desk {
         engine: &Engine,
         staff: &StaffMember,
         send: bool,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Reply>, DeskError> {
         let draft = self.draft(staff)?;
         self.put_draft(staff, None)?;
@@ -382,10 +383,12 @@ impl Desk {
             return Ok(vec![say(engine, Msg::BroadcastCancelled, &[])]);
         };
         let audience = self.audience(&program)?;
-        let items: Vec<Outgoing> = audience
-            .iter()
-            .map(|user| Outgoing::new(user.clone(), plain(text.clone()), Priority::Scheduled))
-            .collect();
+        let mut items = Vec::with_capacity(audience.len());
+        for user in &audience {
+            let mut item = Outgoing::new(user.clone(), plain(text.clone()), Priority::Scheduled);
+            item.not_before = engine.texting_hold(user, &self.store.load(user)?, now);
+            items.push(item);
+        }
         self.store.enqueue(&items)?;
         Ok(vec![say(
             engine,
@@ -434,10 +437,15 @@ impl Desk {
             let mut stored = self.store.load(&user)?;
             for session in &sessions {
                 let outcome = engine.cancel_session(&stored, *session, now);
+                let hold = engine.texting_hold(&user, &stored, now);
                 let items: Vec<Outgoing> = outcome
                     .replies
                     .into_iter()
-                    .map(|r| Outgoing::new(user.clone(), r, Priority::Reply))
+                    .map(|r| {
+                        let mut item = Outgoing::new(user.clone(), r, Priority::Reply);
+                        item.not_before = hold;
+                        item
+                    })
                     .collect();
                 told += usize::from(!items.is_empty());
                 if let Change::Save { record, durable } = outcome.change {
@@ -511,7 +519,9 @@ impl Desk {
         let items = if record.paused || record.unreachable {
             Vec::new()
         } else {
-            vec![Outgoing::new(user.clone(), message, Priority::Reply)]
+            let mut item = Outgoing::new(user.clone(), message, Priority::Reply);
+            item.not_before = engine.texting_hold(&user, &Stored::Found(record.clone()), now);
+            vec![item]
         };
         self.store.save_with(&user, &next, &items, true)?;
         Ok(vec![say(

@@ -34,6 +34,7 @@ use crate::user::UserKey;
 pub use alerts::Alert;
 pub use index::DueEntry;
 pub use outbox::{OutboxKey, Outgoing, Priority};
+pub use texting::Offered;
 
 /// sled's page cache. Bounded, so memory stays flat however many people are stored.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;

@@ -13,6 +13,15 @@ use sha2::{Digest, Sha256};
 use super::{Store, StoreError, decode, encode, user_prefix};
 use crate::user::UserKey;
 
+/// Numbered choices sent to a person: the button data behind 1, 2, 3…
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Offered {
+    pub choices: Vec<String>,
+    /// They came with an urgent reply (a crisis question): answerable even after STOP.
+    pub urgent: bool,
+    pub at: DateTime<Utc>,
+}
+
 const OPT_OUTS: &str = "sms_opt_outs";
 const CHOICES: &str = "sms_choices";
 
@@ -52,15 +61,15 @@ impl Store {
     }
 
     /// Keeps the choices a person was just offered (replacing earlier ones).
-    pub fn remember_choices(&self, user: &UserKey, choices: &[String]) -> Result<(), StoreError> {
+    pub fn remember_choices(&self, user: &UserKey, offered: &Offered) -> Result<(), StoreError> {
         self.db
             .open_tree(CHOICES)?
-            .insert(user_prefix(user), encode(&choices)?)?;
+            .insert(user_prefix(user), encode(offered)?)?;
         Ok(())
     }
 
     /// The choices last offered, if any were kept.
-    pub fn choices(&self, user: &UserKey) -> Result<Option<Vec<String>>, StoreError> {
+    pub fn choices(&self, user: &UserKey) -> Result<Option<Offered>, StoreError> {
         Ok(self
             .db
             .open_tree(CHOICES)?

@@ -87,6 +87,11 @@ enum Command {
     },
     /// Enrollment, reminders, answers and escalations, in numbers.
     Stats,
+    /// Write the whole store to FILE (stop `waypoint run` first: the store has one user at
+    /// a time, which is what makes the copy consistent).
+    Backup { file: PathBuf },
+    /// Restore a backup into the data directory, which must be new or empty.
+    Restore { file: PathBuf },
     /// Create an invite link (and a printable QR code) that enrolls people in a program,
     /// or revoke one.
     Invite(InviteArgs),
@@ -172,6 +177,8 @@ fn main() -> Result<()> {
             | Command::Invite(_)
             | Command::Export { .. }
             | Command::Stats
+            | Command::Backup { .. }
+            | Command::Restore { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let config = load_config(cli.config.as_deref())?;
@@ -253,6 +260,40 @@ fn main() -> Result<()> {
             let store = open_store(cli.data.as_deref(), &config)?;
             let stats = waypoint::report::stats(&store).map_err(|e| anyhow!("{e}"))?;
             emit(&stats.render());
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = open_store(cli.data.as_deref(), &config)?;
+            // Written beside the target and renamed: a failed backup never replaces a good one.
+            let partial = file.with_extension("partial");
+            let out = std::fs::File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            let summary = store
+                .backup(io::BufWriter::new(out))
+                .map_err(|e| anyhow!("{e}"))?;
+            std::fs::rename(&partial, &file)
+                .with_context(|| format!("cannot move the backup to {}", file.display()))?;
+            emit(&format!(
+                "backed up {} trees, {} entries to {}\n",
+                summary.trees,
+                summary.entries,
+                file.display()
+            ));
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let dir = data_dir(cli.data.as_deref(), &config);
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let summary = Store::restore(&dir, io::BufReader::new(input))
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("cannot restore {}", file.display()))?;
+            emit(&format!(
+                "restored {} trees, {} entries into {}\n",
+                summary.trees,
+                summary.entries,
+                dir.display()
+            ));
             Ok(())
         }
         Command::Invite(args) => {
@@ -601,12 +642,14 @@ fn messages_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }
 
-fn open_store(flag: Option<&Path>, config: &Config) -> Result<Store> {
-    let dir = flag
-        .map(Path::to_path_buf)
+fn data_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
+    flag.map(Path::to_path_buf)
         .or_else(|| config.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data"));
-    Store::open(&dir).map_err(|e| anyhow!("{e}"))
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
+fn open_store(flag: Option<&Path>, config: &Config) -> Result<Store> {
+    Store::open(&data_dir(flag, config)).map_err(|e| anyhow!("{e}"))
 }
 
 fn parse_locale(tag: &str) -> Result<Locale> {

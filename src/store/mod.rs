@@ -16,6 +16,7 @@
 //! `texting.rs`), because carriers require an opt-out to be kept.
 
 mod alerts;
+mod backup;
 mod index;
 mod invites;
 mod outbox;
@@ -32,6 +33,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::engine::{Stored, UserRecord};
 use crate::user::UserKey;
 pub use alerts::Alert;
+pub use backup::{BackupError, Summary as BackupSummary};
 pub use index::DueEntry;
 pub use outbox::{OutboxKey, Outgoing, Priority};
 pub use texting::Offered;

@@ -1,0 +1,168 @@
+//! `waypoint backup` and `waypoint restore`: the whole store — every tree, every key —
+//! in one file, with a checksum, restorable only into an empty data directory.
+//!
+//! File: `WAYPOINT-BACKUP 1\n`, then for each tree `T <name length u32><name>` followed by
+//! its entries `E <key length u32><key><value length u32><value>`, then `Z` and the
+//! SHA-256 of everything before it. Taken from a store no other process has open (the
+//! store's lock guarantees it), so it is a consistent snapshot. Values are copied as
+//! they are stored: whatever protects them on disk protects them in the backup too.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+
+const MAGIC: &[u8] = b"WAYPOINT-BACKUP 1\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot read or write the backup file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("this is not a Waypoint backup (or a newer format)")]
+    NotABackup,
+    #[error("the backup is damaged: {0}")]
+    Damaged(&'static str),
+    #[error(
+        "{0} already holds data; restore only into a new or empty directory (move the old one aside first)"
+    )]
+    NotEmpty(std::path::PathBuf),
+}
+
+/// What a backup held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub trees: usize,
+    pub entries: usize,
+}
+
+/// Writes through to `inner` and hashes what passes.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn put(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("entry too large"))?;
+    out.write_all(&len.to_be_bytes())?;
+    out.write_all(bytes)
+}
+
+impl Store {
+    /// Writes every tree to `out`.
+    pub fn backup(&self, out: impl Write) -> Result<Summary, BackupError> {
+        self.flush()?;
+        let mut out = Hashing {
+            inner: out,
+            hash: Sha256::new(),
+        };
+        out.write_all(MAGIC)?;
+        let mut summary = Summary::default();
+        // In name order, so the same store always gives the same file.
+        let mut names = self.db.tree_names();
+        names.sort();
+        for name in names {
+            let tree = self.db.open_tree(&name).map_err(StoreError::from)?;
+            out.write_all(b"T")?;
+            put(&mut out, &name)?;
+            summary.trees += 1;
+            for entry in tree.iter() {
+                let (k, v) = entry.map_err(StoreError::from)?;
+                out.write_all(b"E")?;
+                put(&mut out, &k)?;
+                put(&mut out, &v)?;
+                summary.entries += 1;
+            }
+        }
+        out.write_all(b"Z")?;
+        let digest = out.hash.finalize_reset();
+        out.inner.write_all(&digest)?;
+        out.inner.flush()?;
+        Ok(summary)
+    }
+
+    /// Restores a backup into `dir`, which must not hold a store yet. The whole file is
+    /// checked before anything is written.
+    pub fn restore(dir: &Path, mut input: impl Read) -> Result<Summary, BackupError> {
+        if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            return Err(BackupError::NotEmpty(dir.to_path_buf()));
+        }
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes)?;
+        let trees = parse(&bytes)?;
+        let store = Store::open(dir)?;
+        let mut summary = Summary::default();
+        for (name, entries) in trees {
+            let tree = store.db.open_tree(name).map_err(StoreError::from)?;
+            summary.trees += 1;
+            for (k, v) in entries {
+                tree.insert(k, v).map_err(StoreError::from)?;
+                summary.entries += 1;
+            }
+        }
+        store.flush()?;
+        Ok(summary)
+    }
+}
+
+type Trees<'a> = Vec<(&'a [u8], Vec<(&'a [u8], &'a [u8])>)>;
+
+/// Checks the magic and the checksum, then splits the body into trees and entries.
+fn parse(bytes: &[u8]) -> Result<Trees<'_>, BackupError> {
+    let body = bytes.strip_prefix(MAGIC).ok_or(BackupError::NotABackup)?;
+    if body.len() < 33 {
+        return Err(BackupError::Damaged("it is cut short"));
+    }
+    let (signed, digest) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(signed).as_slice() != digest {
+        return Err(BackupError::Damaged("its checksum does not match"));
+    }
+    let mut rest = &signed[MAGIC.len()..];
+    let mut trees: Trees = Vec::new();
+    loop {
+        match take(&mut rest, 1)? {
+            b"T" => trees.push((field(&mut rest)?, Vec::new())),
+            b"E" => {
+                let k = field(&mut rest)?;
+                let v = field(&mut rest)?;
+                let (_, entries) = trees
+                    .last_mut()
+                    .ok_or(BackupError::Damaged("an entry comes before any tree"))?;
+                entries.push((k, v));
+            }
+            b"Z" if rest.is_empty() => return Ok(trees),
+            _ => return Err(BackupError::Damaged("an unknown record")),
+        }
+    }
+}
+
+/// The next `n` bytes.
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], BackupError> {
+    if rest.len() < n {
+        return Err(BackupError::Damaged("an entry runs past the end"));
+    }
+    let (head, tail) = rest.split_at(n);
+    *rest = tail;
+    Ok(head)
+}
+
+/// A length-prefixed field.
+fn field<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], BackupError> {
+    let len = take(rest, 4)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    take(rest, len)
+}

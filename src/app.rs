@@ -192,6 +192,7 @@ impl App {
             outcome.replies.push(trouble);
         }
         outcome.replies.sort_by_key(|r| !r.urgent);
+        crate::telemetry::message_in(user.channel, outcome.route);
         tracing::info!(user = %tag, route = outcome.route.name(), replies = outcome.replies.len(), "handled");
         outcome
     }

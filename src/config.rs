@@ -35,6 +35,14 @@ struct ConfigFile {
     #[serde(default)]
     program: Vec<ProgramSection>,
     sms: Option<SmsSection>,
+    #[serde(default)]
+    metrics: MetricsSection,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +156,8 @@ pub struct Config {
     pub bot_username: Option<String>,
     /// `[sms]`: the Twilio channel, when configured.
     pub sms: Option<SmsSettings>,
+    /// `[metrics] listen`: where `/metrics` and `/healthz` are served, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The clinic's own FAQ entries (same format as `messages/<locale>/faq.toml`, with a
     /// `locale` on each item); relative paths are read from the working directory.
     pub faq_clinic_file: Option<PathBuf>,
@@ -344,10 +354,29 @@ impl Config {
                 "texting needs the clinic's phone number: the HELP reply must say how to reach the clinic".into(),
             );
         }
+        let metrics_listen =
+            file.metrics
+                .listen
+                .as_ref()
+                .and_then(|listen| match listen.get_ref().trim().parse() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        problem(
+                            listen.span(),
+                            "metrics.listen",
+                            format!(
+                                "{:?} is not an address like \"127.0.0.1:9898\"",
+                                listen.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                });
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
         Ok(Config {
+            metrics_listen,
             settings,
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,

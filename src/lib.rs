@@ -14,7 +14,8 @@
 //! - [`sms`]: pure SMS rules (Twilio signatures, carrier keywords, encoding and segments).
 //! - [`channels`]: the terminal, Telegram and SMS adapters (only `channels::telegram`
 //!   knows teloxide; only `channels::sms` knows axum and reqwest).
-//! - [`config`], [`clock`], [`pseudonym`]: configuration, time, log ids.
+//! - [`config`], [`clock`], [`pseudonym`], [`telemetry`]: configuration, time, log ids,
+//!   metrics and health.
 //!
 //! See `ARCHITECTURE.md` for the data flow and the invariants.
 
@@ -36,5 +37,6 @@ pub mod schedule;
 pub mod sms;
 pub mod staff;
 pub mod store;
+pub mod telemetry;
 pub mod tools;
 pub mod user;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
 use waypoint::app::App;
-use waypoint::channels::{console, hub, hub::Hub, sms, telegram};
+use waypoint::channels::{console, hub, hub::Hub, ops, sms, telegram};
 use waypoint::clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 use waypoint::config::Config;
 use waypoint::content::Content;
@@ -412,6 +412,7 @@ fn main() -> Result<()> {
                 token,
                 api_url,
                 config.sms.as_ref().zip(credentials),
+                config.metrics_listen,
             ))?;
             store
                 .flush()
@@ -429,7 +430,16 @@ async fn run_live(
     token: Option<String>,
     api_url: Option<String>,
     sms: Option<(&sms::SmsSettings, sms::Credentials)>,
+    metrics: Option<std::net::SocketAddr>,
 ) -> Result<()> {
+    let endpoint = match metrics {
+        Some(listen) => Some(
+            ops::Endpoint::start(listen, store.clone())
+                .await
+                .context("the metrics endpoint could not start")?,
+        ),
+        None => None,
+    };
     let mut hub = Hub::new(app, store, Arc::new(SystemClock));
     let telegram = match token {
         Some(token) => Some(
@@ -455,6 +465,17 @@ async fn run_live(
         let _ = on_signal.send(true);
     });
     let shutdown = hub.shutdown();
+    let ops_task = endpoint.map(|endpoint| {
+        if let Some(addr) = endpoint.local_addr() {
+            tracing::info!(%addr, "metrics and health endpoint listening");
+        }
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = endpoint.serve(shutdown).await {
+                tracing::error!(error = %e, "the metrics endpoint stopped");
+            }
+        })
+    });
     let (telegram_result, sms_result) = tokio::join!(
         async {
             let Some(t) = telegram else { return Ok(()) };
@@ -470,6 +491,9 @@ async fn run_live(
         },
     );
     hub.finish().await;
+    if let Some(task) = ops_task {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     telegram_result.and(sms_result)
 }

@@ -15,6 +15,15 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The channel's name in metrics and health reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Telegram => "telegram",
+            Channel::Terminal => "terminal",
+            Channel::Sms => "sms",
+        }
+    }
+
     /// Whether replies can carry buttons; SMS shows choices as numbered text instead.
     pub fn has_buttons(self) -> bool {
         !matches!(self, Channel::Sms)

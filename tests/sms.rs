@@ -687,6 +687,7 @@ async fn the_binary_runs_telegram_and_sms_together_and_enrolls_by_a_texted_invit
     let bot_api = common::bot_api::BotApi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let metrics_port = free_port();
     let config = dir.path().join("waypoint.toml");
     std::fs::write(
         &config,
@@ -700,6 +701,8 @@ webhook_url = "{PUBLIC_URL}"
 from = "{FROM_NUMBER}"
 api_url = "{}"
 per_second = 20
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
 [[program]]
 id = "evening"
 name = "Evening group"
@@ -796,6 +799,57 @@ cron = "0 18 * * MON,WED,THU"
             !api.texts_to(42).is_empty()
         })
         .await;
+
+    // Operators see counts by channel and route, never a person; and health.
+    let crisis = twilio::inbound_params(
+        "+15551230077",
+        FROM_NUMBER,
+        "I want to end my life",
+        &twilio::new_message_sid(),
+    );
+    let signature = twilio::twilio_signature(AUTH_TOKEN, PUBLIC_URL, &crisis);
+    twilio::post_inbound(
+        &webhook,
+        AUTH_TOKEN,
+        &twilio::borrowed(&crisis),
+        Some(&signature),
+    )
+    .await;
+    twilio
+        .wait_until(10, "the crisis reply", |t| {
+            !t.delivered_to("+15551230077").is_empty()
+        })
+        .await;
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{metrics_port}{path}");
+        async move {
+            let response = reqwest::get(&url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "waypoint_messages_in_total{channel=\"sms\",route=\"crisis\"} 1",
+        "waypoint_crisis_total{channel=\"sms\"} 1",
+        "waypoint_messages_in_total{channel=\"telegram\",route=\"command\"} 1",
+        "waypoint_outbox_depth",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert!(
+        metrics.contains("waypoint_messages_out_total{channel=\"sms\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("1555123"), "no phone numbers in metrics");
+    assert!(!metrics.contains("42\""), "no chat ids in metrics");
+    let (status, health) = get("/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"], "ok");
+    assert_eq!(health["channels"]["sms"], "ok");
+    assert_eq!(health["channels"]["telegram"], "ok");
 
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -3,5 +3,6 @@
 
 pub mod console;
 pub mod hub;
+pub mod ops;
 pub mod sms;
 pub mod telegram;

@@ -84,6 +84,7 @@ impl Scheduler {
     /// Fires one due entry; returns how many messages it queued.
     pub fn fire(&self, entry: &DueEntry, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let _person = self.store.lock_user(&entry.user);
+        crate::telemetry::scheduler_lag((now - entry.at).as_seconds_f64());
         let stored = self.store.load(&entry.user)?;
         let outcome = self
             .app

@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Reply;
 use crate::store::{OutboxKey, Outgoing, Priority, Store};
+use crate::telemetry;
 use crate::user::{Channel, UserKey};
 
 /// Why a send failed, as far as retrying is concerned.
@@ -160,6 +161,7 @@ impl<T: Transport> Sender<T> {
     /// Runs until `shutdown`, then lets in-flight sends finish. `wake` is notified
     /// whenever something is queued.
     pub async fn run(self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) -> SenderStats {
+        telemetry::channel_started(self.transport.channel());
         let mut st = Flight::default();
         loop {
             while let Some(done) = st.tasks.try_join_next() {
@@ -327,14 +329,17 @@ impl<T: Transport> Sender<T> {
     fn settle(&self, (key, mut item, result): Done, st: &mut Flight) {
         st.in_flight.remove(&key);
         st.busy.remove(&item.user);
+        let channel = self.transport.channel();
         let stats = &mut st.stats;
         let outcome = match result {
             Ok(()) => {
                 stats.sent += 1;
+                telemetry::message_out(channel);
                 self.store.outbox_remove(&key)
             }
             Err(SendError::RetryAfter(wait)) => {
                 stats.retried_after_429 += 1;
+                telemetry::send_error(channel, "rate_limited");
                 let until = Instant::now() + wait;
                 st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
                 tracing::warn!(
@@ -345,6 +350,7 @@ impl<T: Transport> Sender<T> {
             }
             Err(SendError::Transient(reason)) => {
                 stats.transient_failures += 1;
+                telemetry::send_error(channel, "transient");
                 item.attempts += 1;
                 if item.attempts >= self.limits.max_attempts {
                     stats.given_up += 1;
@@ -365,11 +371,13 @@ impl<T: Transport> Sender<T> {
             }
             Err(SendError::Unreachable) => {
                 stats.unreachable += 1;
+                telemetry::send_error(channel, "unreachable");
                 self.app.mark_unreachable(&item.user);
                 self.store.outbox_drop_user(&item.user).map(|_| ())
             }
             Err(SendError::Permanent(reason)) => {
                 stats.given_up += 1;
+                telemetry::send_error(channel, "refused");
                 tracing::error!(reason = %reason, "the channel refused a message");
                 self.store.outbox_remove(&key)
             }

@@ -1,0 +1,124 @@
+//! The operator's endpoint on a local address (`[metrics] listen`): `/metrics` in
+//! Prometheus text, and `/healthz` — the store (a small write) and each channel's sending
+//! state, 200 when all is well and 503 otherwise. Nothing here names a person.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::store::Store;
+use crate::telemetry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("cannot start the metrics recorder: {0}")]
+    Recorder(String),
+    #[error("cannot listen on {addr} for metrics: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the metrics server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+#[derive(Clone)]
+struct Ops {
+    store: Store,
+    prometheus: PrometheusHandle,
+}
+
+/// A bound metrics endpoint with the recorder installed.
+pub struct Endpoint {
+    listener: TcpListener,
+    ops: Ops,
+}
+
+impl Endpoint {
+    /// Installs the Prometheus recorder (once per process) and binds `listen`.
+    pub async fn start(listen: SocketAddr, store: Store) -> Result<Self, OpsError> {
+        let prometheus = PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| OpsError::Recorder(e.to_string()))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| OpsError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            ops: Ops { store, prometheus },
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), OpsError> {
+        let router = axum::Router::new()
+            .route("/metrics", axum::routing::get(metrics))
+            .route("/healthz", axum::routing::get(healthz))
+            .with_state(self.ops);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(OpsError::Serve)
+    }
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    let store = ops.store.clone();
+    if let Ok(depth) = tokio::task::spawn_blocking(move || store.outbox_len()).await {
+        telemetry::outbox_depth(depth);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        ops.prometheus.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(ops): State<Ops>) -> Response {
+    let store = ops.store.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        store.meta_put("healthz", &now.to_be_bytes())
+    })
+    .await;
+    let store_state = match written {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => format!("failing: {e}"),
+        Err(_) => "failing: the check did not finish".to_string(),
+    };
+    let (channels, channels_ok) = telemetry::channels_health();
+    let healthy = store_state == "ok" && channels_ok;
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "store": store_state,
+        "channels": channels,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

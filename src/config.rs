@@ -143,6 +143,7 @@ struct ResourcesSection {
 struct TelegramSection {
     api_url: Option<Spanned<String>>,
     bot_username: Option<Spanned<String>>,
+    webhook_listen: Option<Spanned<String>>,
 }
 
 /// The validated configuration.
@@ -156,6 +157,9 @@ pub struct Config {
     pub bot_username: Option<String>,
     /// `[sms]`: the Twilio channel, when configured.
     pub sms: Option<SmsSettings>,
+    /// `[telegram] webhook_listen`: where `waypoint run --webhook URL` listens (default
+    /// 127.0.0.1:8443).
+    pub webhook_listen: Option<std::net::SocketAddr>,
     /// `[metrics] listen`: where `/metrics` and `/healthz` are served, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// The clinic's own FAQ entries (same format as `messages/<locale>/faq.toml`, with a
@@ -354,29 +358,35 @@ impl Config {
                 "texting needs the clinic's phone number: the HELP reply must say how to reach the clinic".into(),
             );
         }
-        let metrics_listen =
-            file.metrics
-                .listen
-                .as_ref()
-                .and_then(|listen| match listen.get_ref().trim().parse() {
-                    Ok(addr) => Some(addr),
-                    Err(_) => {
-                        problem(
-                            listen.span(),
-                            "metrics.listen",
-                            format!(
-                                "{:?} is not an address like \"127.0.0.1:9898\"",
-                                listen.get_ref()
-                            ),
-                        );
-                        None
-                    }
-                });
+        let mut address = |field: &Option<Spanned<String>>, name: &str, example: &str| {
+            let listen = field.as_ref()?;
+            match listen.get_ref().trim().parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    problem(
+                        listen.span(),
+                        name,
+                        format!(
+                            "{:?} is not an address like \"{example}\"",
+                            listen.get_ref()
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let metrics_listen = address(&file.metrics.listen, "metrics.listen", "127.0.0.1:9898");
+        let webhook_listen = address(
+            &file.telegram.webhook_listen,
+            "telegram.webhook_listen",
+            "127.0.0.1:8443",
+        );
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
         Ok(Config {
             metrics_listen,
+            webhook_listen,
             settings,
             data_dir: file.bot.data_dir,
             messages_dir: file.bot.messages_dir,

@@ -59,6 +59,10 @@ enum Command {
         /// Bot API base URL (default: TELOXIDE_API_URL, then the config, then Telegram's).
         #[arg(long)]
         api_url: Option<String>,
+        /// Receive Telegram updates at this public HTTPS URL instead of polling (the
+        /// listener is [telegram] webhook_listen, behind a TLS-terminating proxy).
+        #[arg(long)]
+        webhook: Option<String>,
     },
     /// Route messages from stdin and print what the bot would answer, as JSON lines.
     Triage {
@@ -377,7 +381,7 @@ fn main() -> Result<()> {
             )
             .context("terminal chat failed")
         }
-        Command::Run { api_url } => {
+        Command::Run { api_url, webhook } => {
             let token = std::env::var("TELOXIDE_TOKEN")
                 .ok()
                 .filter(|t| !t.trim().is_empty());
@@ -402,6 +406,18 @@ fn main() -> Result<()> {
             let api_url = api_url
                 .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
                 .or(config.api_url.clone());
+            let updates = match webhook {
+                None => telegram::Updates::Polling,
+                Some(url) => telegram::Updates::Webhook {
+                    url: url::Url::parse(&url)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "https" | "http"))
+                        .ok_or_else(|| anyhow!("--webhook {url:?} is not an http(s) URL"))?,
+                    listen: config
+                        .webhook_listen
+                        .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 8443))),
+                },
+            };
             let store = open_store(cli.data.as_deref(), &config)?;
             let app = Arc::new(App::staffed(engine, store.clone()));
             let runtime =
@@ -409,8 +425,7 @@ fn main() -> Result<()> {
             runtime.block_on(run_live(
                 app,
                 store.clone(),
-                token,
-                api_url,
+                token.map(|t| (t, api_url, updates)),
                 config.sms.as_ref().zip(credentials),
                 config.metrics_listen,
             ))?;
@@ -427,8 +442,7 @@ fn main() -> Result<()> {
 async fn run_live(
     app: Arc<App>,
     store: Store,
-    token: Option<String>,
-    api_url: Option<String>,
+    telegram: Option<(String, Option<String>, telegram::Updates)>,
     sms: Option<(&sms::SmsSettings, sms::Credentials)>,
     metrics: Option<std::net::SocketAddr>,
 ) -> Result<()> {
@@ -441,12 +455,13 @@ async fn run_live(
         None => None,
     };
     let mut hub = Hub::new(app, store, Arc::new(SystemClock));
-    let telegram = match token {
-        Some(token) => Some(
+    let telegram = match telegram {
+        Some((token, api_url, updates)) => Some((
             telegram::Telegram::connect(&mut hub, token, api_url)
                 .await
                 .context("the Telegram channel could not start")?,
-        ),
+            updates,
+        )),
         None => None,
     };
     let texting = match sms {
@@ -478,8 +493,10 @@ async fn run_live(
     });
     let (telegram_result, sms_result) = tokio::join!(
         async {
-            let Some(t) = telegram else { return Ok(()) };
-            let result = t.serve(shutdown.clone()).await;
+            let Some((t, updates)) = telegram else {
+                return Ok(());
+            };
+            let result = t.serve(updates, shutdown.clone()).await;
             let _ = stop.send(true);
             result.context("the Telegram channel stopped with an error")
         },

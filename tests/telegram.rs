@@ -19,10 +19,16 @@ impl Bot {
     }
 
     fn start_with(api: &BotApi, data: &std::path::Path, extra: &[&str]) -> Bot {
+        Bot::start_run(api, data, extra, &[])
+    }
+
+    /// `waypoint <global> run --data DIR <run>`.
+    fn start_run(api: &BotApi, data: &std::path::Path, global: &[&str], run: &[&str]) -> Bot {
         let child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-            .args(extra)
+            .args(global)
             .args(["run", "--data"])
             .arg(data)
+            .args(run)
             .env("TELOXIDE_TOKEN", "123456:TEST-token")
             .env("TELOXIDE_API_URL", &api.url)
             .env("RUST_LOG", "warn")
@@ -368,5 +374,79 @@ async fn an_invite_enrolls_and_a_crisis_reaches_the_staff_group_where_staff_clai
             .any(|t| t.contains("taken by Dana"))
     })
     .await;
+    assert!(bot.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_needs_the_secret_and_polling_deletes_the_webhook() {
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("waypoint.toml");
+    std::fs::write(
+        &config,
+        format!("[telegram]\nwebhook_listen = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let public = "https://bot.example.org/telegram/hook";
+    let bot = Bot::start_run(
+        &api,
+        &data,
+        &["--config", config.to_str().unwrap()],
+        &["--webhook", public],
+    );
+    api.wait_until(10, "setWebhook", |a| !a.calls("setWebhook").is_empty())
+        .await;
+    let set = api.calls("setWebhook").remove(0);
+    assert_eq!(set["url"], public);
+    let secret = set["secret_token"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 32, "a long random secret: {secret}");
+
+    let local = format!("http://127.0.0.1:{port}/telegram/hook");
+    let update = common::bot_api::text_update(1, 1, 77, "/start", "en");
+    let http = reqwest::Client::new();
+    let post = |token: Option<&str>| {
+        let mut request = http.post(&local).json(&update);
+        if let Some(t) = token {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", t);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The listener may take a moment after setWebhook.
+    let mut status = 0;
+    for _ in 0..100 {
+        if let Ok(r) = http.post(&local).json(&update).send().await {
+            status = r.status().as_u16();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 403, "no secret");
+    assert_eq!(post(Some("wrong-secret")).await, 403);
+    let almost = format!("{}x", &secret[..secret.len() - 1]);
+    assert_eq!(post(Some(&almost)).await, 403);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(api.texts_to(77).is_empty(), "refused requests do nothing");
+    assert_eq!(post(Some(&secret)).await, 200);
+    api.wait_until(10, "the welcome, through the webhook", |a| {
+        !a.texts_to(77).is_empty()
+    })
+    .await;
+    assert!(bot.stop().success());
+    assert_eq!(api.webhook(), None, "the webhook is removed on the way out");
+
+    // A webhook left behind (a crash, another deployment) is deleted when polling starts.
+    api.set_webhook(public);
+    let bot = Bot::start_run(&api, &data, &[], &[]);
+    api.wait_until(10, "polling deletes the webhook", |a| a.webhook().is_none())
+        .await;
+    api.send_text(78, "/start", "en");
+    api.wait_until(10, "a reply by polling", |a| !a.texts_to(78).is_empty())
+        .await;
     assert!(bot.stop().success());
 }

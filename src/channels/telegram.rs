@@ -35,6 +35,13 @@ pub enum TelegramError {
     BadUrl(String),
     #[error("the Bot API did not accept the token or could not be reached: {0}")]
     Startup(#[from] RequestError),
+    #[error("cannot listen on {addr} for the Telegram webhook: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot make a webhook secret: {0}")]
+    Random(String),
 }
 
 /// Everything a handler needs, shared across updates.
@@ -82,8 +89,13 @@ impl Telegram {
         Ok(Self { bot, deps })
     }
 
-    /// Long-polls until `shutdown` turns true, then finishes the updates in hand.
-    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), TelegramError> {
+    /// Receives updates — by long polling, or at a webhook — until `shutdown` turns true,
+    /// then finishes the updates in hand.
+    pub async fn serve(
+        self,
+        mode: Updates,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), TelegramError> {
         let handler = dptree::entry()
             .branch(Update::filter_message().endpoint(on_message))
             .branch(Update::filter_callback_query().endpoint(on_callback));
@@ -105,15 +117,120 @@ impl Telegram {
                 }
             }
         });
-        let listener = polling_default(self.bot).await;
-        let dispatched = dispatcher
-            .try_dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("polling"))
-            .await;
+        let dispatched = match mode {
+            // Polling deletes any webhook first, so switching back needs nothing else.
+            Updates::Polling => {
+                let listener = polling_default(self.bot).await;
+                dispatcher
+                    .try_dispatch_with_listener(
+                        listener,
+                        LoggingErrorHandler::with_custom_text("polling"),
+                    )
+                    .await
+            }
+            Updates::Webhook { url, listen } => {
+                let (listener, server) = webhook(self.bot, url, listen).await?;
+                let dispatched = dispatcher
+                    .try_dispatch_with_listener(
+                        listener,
+                        LoggingErrorHandler::with_custom_text("webhook"),
+                    )
+                    .await;
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "the webhook server task failed");
+                }
+                dispatched
+            }
+        };
         stopper.abort();
         dispatched?;
         tracing::info!("Telegram channel stopped");
         Ok(())
     }
+}
+
+/// How updates arrive.
+#[derive(Debug, Clone)]
+pub enum Updates {
+    /// `getUpdates` long polling: outbound connections only.
+    Polling,
+    /// Telegram posts each update to `url` (the public HTTPS address, behind a proxy that
+    /// forwards to `listen`).
+    Webhook {
+        url: url::Url,
+        listen: std::net::SocketAddr,
+    },
+}
+
+/// Registers the webhook with a fresh random secret, and serves it: a request without
+/// the matching `X-Telegram-Bot-Api-Secret-Token` gets 403 and goes no further. When the
+/// dispatcher stops the listener, the webhook is deleted and the server stops.
+async fn webhook(
+    bot: Bot,
+    url: url::Url,
+    listen: std::net::SocketAddr,
+) -> Result<
+    (
+        impl teloxide::update_listeners::UpdateListener<Err = std::convert::Infallible>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ),
+    TelegramError,
+> {
+    use teloxide::update_listeners::webhooks::{Options, axum_to_router};
+    let secret: Arc<str> = webhook_secret()?.into();
+    let options = Options::new(listen, url).secret_token(secret.to_string());
+    let (listener, stopped, router) = axum_to_router(bot, options).await?;
+    let router = router.layer(axum::middleware::from_fn_with_state(secret, check_secret));
+    let tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| TelegramError::Bind {
+            addr: listen,
+            source,
+        })?;
+    tracing::info!(addr = %listen, "Telegram webhook listening");
+    let server = tokio::spawn(async move {
+        axum::serve(tcp, router)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    Ok((listener, server))
+}
+
+/// 32 random characters from the alphabet Telegram allows in a secret token.
+fn webhook_secret() -> Result<String, TelegramError> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| TelegramError::Random(e.to_string()))?;
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b % 64)]))
+        .collect())
+}
+
+/// Lets a webhook request through only with the right secret header (compared in
+/// constant time); anything else gets 403 before any update is read.
+async fn check_secret(
+    axum::extract::State(secret): axum::extract::State<Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let given = request
+        .headers()
+        .get("x-telegram-bot-api-secret-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if same_bytes(given, secret.as_bytes()) {
+        next.run(request).await
+    } else {
+        tracing::warn!("refused a webhook request without the right secret token");
+        axum::http::StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// Equal, in time that depends only on the lengths.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn bot(token: String, api_url: Option<String>) -> Result<Bot, TelegramError> {

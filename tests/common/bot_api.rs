@@ -21,6 +21,8 @@ struct State {
     faults: VecDeque<Fault>,
     /// (chat, text) of every message accepted.
     delivered: Vec<(i64, String)>,
+    /// The webhook URL set with setWebhook, until deleteWebhook.
+    webhook: Option<String>,
 }
 
 /// A failure the stand-in can be told to answer with.
@@ -66,22 +68,7 @@ impl BotApi {
     }
 
     pub fn send_text(&self, chat: i64, text: &str, lang: &str) {
-        self.push(|id, mid| {
-            let mut message = json!({
-                "message_id": mid, "date": 1_764_000_000,
-                "chat": chat_json(chat), "from": user_json(chat, lang), "text": text,
-            });
-            if text.starts_with('/') {
-                let len = text
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .encode_utf16()
-                    .count();
-                message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
-            }
-            json!({"update_id": id, "message": message})
-        });
+        self.push(|id, mid| text_update(id, mid, chat, text, lang));
     }
 
     pub fn send_sticker(&self, chat: i64) {
@@ -130,6 +117,16 @@ impl BotApi {
 
     pub fn block(&self, chat: i64) {
         self.state.lock().unwrap().blocked.insert(chat);
+    }
+
+    /// Sets a webhook as if a deployment had left one behind.
+    pub fn set_webhook(&self, url: &str) {
+        self.state.lock().unwrap().webhook = Some(url.to_string());
+    }
+
+    /// The webhook currently set, if any.
+    pub fn webhook(&self) -> Option<String> {
+        self.state.lock().unwrap().webhook.clone()
     }
 
     pub fn calls(&self, method: &str) -> Vec<Value> {
@@ -212,6 +209,25 @@ fn multipart(body: &[u8]) -> Value {
     Value::Object(fields)
 }
 
+/// A text message from a private chat as an update, as Telegram would send it (by
+/// `getUpdates` or to a webhook).
+pub fn text_update(id: i64, mid: i64, chat: i64, text: &str, lang: &str) -> Value {
+    let mut message = json!({
+        "message_id": mid, "date": 1_764_000_000,
+        "chat": chat_json(chat), "from": user_json(chat, lang), "text": text,
+    });
+    if text.starts_with('/') {
+        let len = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .encode_utf16()
+            .count();
+        message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+    }
+    json!({"update_id": id, "message": message})
+}
+
 fn chat_json(chat: i64) -> Value {
     if chat < 0 {
         json!({"id": chat, "type": "group", "title": "Clinic group"})
@@ -283,6 +299,18 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
             .push((method.to_string(), params.clone()));
     }
     match method.to_ascii_lowercase().as_str() {
+        "setwebhook" => {
+            state.lock().unwrap().webhook = params["url"].as_str().map(str::to_string);
+            ok(json!(true))
+        }
+        "deletewebhook" => {
+            state.lock().unwrap().webhook = None;
+            ok(json!(true))
+        }
+        "getwebhookinfo" => {
+            let url = state.lock().unwrap().webhook.clone().unwrap_or_default();
+            ok(json!({"url": url, "has_custom_certificate": false, "pending_update_count": 0}))
+        }
         "getme" => ok(json!({
             "id": 1, "is_bot": true, "first_name": "Waypoint", "username": "waypoint_test_bot",
             "can_join_groups": false, "can_read_all_group_messages": false,

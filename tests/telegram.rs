@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::bot_api::BotApi;
@@ -11,54 +11,7 @@ use waypoint::engine::Stored;
 use waypoint::store::Store;
 use waypoint::user::{Channel, UserKey};
 
-struct Bot(Child);
-
-impl Bot {
-    fn start(api: &BotApi, data: &std::path::Path) -> Bot {
-        Bot::start_with(api, data, &[])
-    }
-
-    fn start_with(api: &BotApi, data: &std::path::Path, extra: &[&str]) -> Bot {
-        Bot::start_run(api, data, extra, &[])
-    }
-
-    /// `waypoint <global> run --data DIR <run>`.
-    fn start_run(api: &BotApi, data: &std::path::Path, global: &[&str], run: &[&str]) -> Bot {
-        let child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-            .args(global)
-            .args(["run", "--data"])
-            .arg(data)
-            .args(run)
-            .env("TELOXIDE_TOKEN", "123456:TEST-token")
-            .env("TELOXIDE_API_URL", &api.url)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start waypoint run");
-        Bot(child)
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        for _ in 0..200 {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        panic!("waypoint did not stop within 10 s of SIGTERM");
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
+use common::Bot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onboarding_with_buttons_over_the_bot_api() {

@@ -73,7 +73,7 @@ impl Telegram {
         api_url: Option<String>,
     ) -> Result<Self, TelegramError> {
         let bot = bot(token, api_url)?;
-        let me = bot.get_me().await?;
+        let me = get_me(&bot).await?;
         tracing::info!(bot = %me.username(), "connected to the Bot API");
         register_commands(&bot, &hub.app).await;
         let transport = Arc::new(TelegramTransport { bot: bot.clone() });
@@ -433,6 +433,35 @@ async fn send(bot: &Tg, chat_id: ChatId, reply: &Reply) -> Result<(), RequestErr
         request.await?;
     }
     Ok(())
+}
+
+/// How long start-up keeps trying a Bot API that answers with temporary failures.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(120);
+
+/// `getMe`, retried with backoff while the failure is temporary (a 5xx, a 429, the
+/// network): a Bot API hiccup at start is not a reason to exit. A refused token fails at
+/// once.
+async fn get_me(bot: &Bot) -> Result<teloxide::types::Me, TelegramError> {
+    let started = tokio::time::Instant::now();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match bot.get_me().await {
+            Ok(me) => return Ok(me),
+            Err(e) => {
+                let pause = match classify(e.clone()) {
+                    SendError::RetryAfter(d) => d,
+                    SendError::Transient(_) => wait,
+                    _ => return Err(e.into()),
+                };
+                if started.elapsed() + pause > STARTUP_PATIENCE {
+                    return Err(e.into());
+                }
+                tracing::warn!(error = %e, seconds = pause.as_secs(), "the Bot API is not answering yet; retrying");
+                tokio::time::sleep(pause).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 fn classify(e: RequestError) -> SendError {

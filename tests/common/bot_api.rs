@@ -23,6 +23,61 @@ struct State {
     delivered: Vec<(i64, String)>,
     /// The webhook URL set with setWebhook, until deleteWebhook.
     webhook: Option<String>,
+    /// Random faults on every call until this instant.
+    chaos: Option<Chaos>,
+}
+
+/// Random faults for a while: each call draws one answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Chaos {
+    pub until: Instant,
+    /// Chances, each out of 1,000: 429 (retry after 1 s), 500, no answer for 20 s, the
+    /// connection dropped unanswered.
+    pub too_many: u32,
+    pub server_error: u32,
+    pub hang: u32,
+    pub drop: u32,
+    /// xorshift state.
+    pub seed: u64,
+}
+
+/// What chaos makes of one call.
+enum Mischief {
+    Answer(u16, Value),
+    Hang,
+    Drop,
+}
+
+impl Chaos {
+    fn draw(&mut self) -> Option<Mischief> {
+        if Instant::now() >= self.until {
+            return None;
+        }
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let roll = (self.seed % 1000) as u32;
+        let mut edge = self.too_many;
+        if roll < edge {
+            return Some(Mischief::Answer(
+                429,
+                json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}),
+            ));
+        }
+        edge += self.server_error;
+        if roll < edge {
+            return Some(Mischief::Answer(
+                502,
+                json!({"ok": false, "error_code": 502, "description": "Bad Gateway"}),
+            ));
+        }
+        edge += self.hang;
+        if roll < edge {
+            return Some(Mischief::Hang);
+        }
+        edge += self.drop;
+        (roll < edge).then_some(Mischief::Drop)
+    }
 }
 
 /// A failure the stand-in can be told to answer with.
@@ -117,6 +172,11 @@ impl BotApi {
 
     pub fn block(&self, chat: i64) {
         self.state.lock().unwrap().blocked.insert(chat);
+    }
+
+    /// Answers every call with random faults (see [`Chaos`]) until `chaos.until`.
+    pub fn chaos(&self, chaos: Chaos) {
+        self.state.lock().unwrap().chaos = Some(chaos);
     }
 
     /// Sets a webhook as if a deployment had left one behind.
@@ -275,7 +335,19 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
         }
         let method = path.rsplit('/').next().unwrap_or("").to_string();
         let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| multipart(&body));
-        let (status, response) = respond(&state, &method, &params).await;
+        let mischief = {
+            let mut s = state.lock().unwrap();
+            s.chaos.as_mut().and_then(Chaos::draw)
+        };
+        let (status, response) = match mischief {
+            Some(Mischief::Drop) => return,
+            Some(Mischief::Hang) => {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                return;
+            }
+            Some(Mischief::Answer(status, body)) => (status, body),
+            None => respond(&state, &method, &params).await,
+        };
         let text = response.to_string();
         let head = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -375,5 +447,67 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
             )
         }
         _ => ok(json!(true)),
+    }
+}
+
+/// `waypoint run` as a child process talking to a stand-in.
+pub struct Bot(pub std::process::Child);
+
+impl Bot {
+    pub fn start(api: &BotApi, data: &std::path::Path) -> Bot {
+        Bot::start_with(api, data, &[])
+    }
+
+    pub fn start_with(api: &BotApi, data: &std::path::Path, extra: &[&str]) -> Bot {
+        Bot::start_run(api, data, extra, &[])
+    }
+
+    /// `waypoint <global> run --data DIR <run>`.
+    pub fn start_run(api: &BotApi, data: &std::path::Path, global: &[&str], run: &[&str]) -> Bot {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .args(global)
+            .args(["run", "--data"])
+            .arg(data)
+            .args(run)
+            .env("TELOXIDE_TOKEN", "123456:TEST-token")
+            .env("TELOXIDE_API_URL", &api.url)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start waypoint run");
+        Bot(child)
+    }
+
+    /// Resident memory of the process, in KiB (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..400 {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        panic!("waypoint did not stop within 20 s of SIGTERM");
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod bot_api;
+pub use bot_api::Bot;
 pub mod twilio;
 
 use std::path::PathBuf;
@@ -176,4 +177,36 @@ impl Conversation {
             }
         }
     }
+}
+
+/// Consented Telegram people (one per chat id) whose check-in is due at `due`, written
+/// straight into the store at `data` (closed again on return): the burst a scheduler
+/// fires at start.
+pub fn people_due_for_checkin(data: &std::path::Path, chats: &[i64], due: DateTime<Utc>) {
+    use waypoint::engine::{Job, JobKind, Stored};
+    let store = Store::open(data).unwrap();
+    let app = App::new(engine(), Arc::new(store.clone()));
+    for chat in chats {
+        let user = UserKey::new(Channel::Telegram, chat.to_string());
+        for data in ["c:y:en", "tz:America/New_York"] {
+            app.handle(&Inbound {
+                user: user.clone(),
+                at: due - chrono::Duration::days(30),
+                language: Some(Locale::En),
+                chat: ChatKind::Private,
+                body: Body::Button(data.into()),
+                sender: None,
+            });
+        }
+        let Stored::Found(mut record) = store.load(&user).unwrap() else {
+            panic!("consent did not store a record");
+        };
+        record.discharged_on = Some(due.date_naive() - chrono::Duration::days(7));
+        record.jobs = vec![Job {
+            at: chrono::SubsecRound::trunc_subsecs(due, 0),
+            kind: JobKind::Checkin,
+        }];
+        store.save(&user, &record, false).unwrap();
+    }
+    store.flush().unwrap();
 }

@@ -14,7 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::Bot;
+use common::bot_api::Bot;
 use common::bot_api::{BotApi, Chaos};
 use waypoint::engine::Stored;
 use waypoint::store::Store;

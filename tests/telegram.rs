@@ -11,7 +11,7 @@ use waypoint::engine::Stored;
 use waypoint::store::Store;
 use waypoint::user::{Channel, UserKey};
 
-use common::Bot;
+use common::bot_api::Bot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onboarding_with_buttons_over_the_bot_api() {

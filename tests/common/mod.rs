@@ -3,7 +3,6 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod bot_api;
-pub use bot_api::Bot;
 pub mod twilio;
 
 use std::path::PathBuf;

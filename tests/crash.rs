@@ -18,11 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use common::bot_api::BotApi;
-use waypoint::app::App;
-use waypoint::engine::{Body, ChatKind, Engine, Inbound, Job, JobKind, Settings, Stored};
-use waypoint::locale::Locale;
+use waypoint::engine::{Job, Stored};
 use waypoint::store::Store;
 use waypoint::user::{Channel, UserKey};
 
@@ -60,18 +58,6 @@ fn env_number(name: &str) -> Option<u64> {
     )
 }
 
-/// A fixed-offset zone where it is about noon at `now`: quiet hours (21:00 to 08:00
-/// local) can then never hold the burst back, whatever time of day the test runs.
-fn zone_at_noon(now: DateTime<Utc>) -> String {
-    // "Etc/GMT-3" is three hours *ahead* of UTC (the POSIX sign convention).
-    let ahead = 12 - i64::from(now.hour());
-    match ahead {
-        0 => "Etc/GMT".to_string(),
-        a if a > 0 => format!("Etc/GMT-{a}"),
-        a => format!("Etc/GMT+{}", -a),
-    }
-}
-
 /// The check-in question as the Bot API receives it: the text of `checkin_mood`.
 fn checkin_question() -> String {
     let path = common::messages_dir().join("en/replies.toml");
@@ -94,55 +80,6 @@ fn person(chat: i64) -> UserKey {
     UserKey::new(Channel::Telegram, chat.to_string())
 }
 
-/// Enrolls everyone through the app (consent, then time zone), then makes each an
-/// alumnus with one check-in due now. Returns each person's due check-in.
-fn enroll(dir: &Path, chats: &[i64], zone: &str, now: DateTime<Utc>) -> BTreeMap<i64, Job> {
-    let store = Store::open(dir).unwrap();
-    let app = App::new(
-        Engine::new(common::content(), Settings::default()),
-        std::sync::Arc::new(store.clone()),
-    );
-    let mut due = BTreeMap::new();
-    let whole_second = chrono::SubsecRound::trunc_subsecs(now, 0);
-    for (n, &chat) in chats.iter().enumerate() {
-        let user = person(chat);
-        for button in ["c:y:en".to_string(), format!("tz:{zone}")] {
-            let outcome = app.handle(&Inbound {
-                user: user.clone(),
-                at: now,
-                language: Some(Locale::En),
-                chat: ChatKind::Private,
-                body: Body::Button(button.clone()),
-                sender: None,
-            });
-            assert!(!outcome.replies.is_empty(), "no reply to {button}");
-        }
-        let Stored::Found(mut record) = store.load(&user).unwrap() else {
-            panic!("enrolling {chat} stored no record");
-        };
-        assert_eq!(record.timezone.as_deref(), Some(zone));
-        record.discharged_on = Some(now.date_naive() - chrono::Duration::days(3));
-        // From half a minute ago to a second ahead: all of it fires at start.
-        let offset = 1 - (n % 32) as i64;
-        let job = Job {
-            at: whole_second + chrono::Duration::seconds(offset),
-            kind: JobKind::Checkin,
-        };
-        record.jobs = vec![job.clone()];
-        store.save(&user, &record, false).unwrap();
-        due.insert(chat, job);
-    }
-    store.flush().unwrap();
-    let (from, to) = due_span(&due);
-    assert_eq!(
-        store.due_between(from, to).unwrap().len(),
-        chats.len(),
-        "every check-in is in the due index"
-    );
-    due
-}
-
-/// The range of check-in times, end exclusive.
 fn due_span(due: &BTreeMap<i64, Job>) -> (DateTime<Utc>, DateTime<Utc>) {
     let from = due.values().map(|j| j.at).min().unwrap();
     let to = due.values().map(|j| j.at).max().unwrap() + chrono::Duration::milliseconds(1);
@@ -278,16 +215,16 @@ async fn scheduled_check_ins_survive_repeated_sigkill() {
     let data = work.path().join("store");
     let chats: Vec<i64> = (0..people as i64).map(|n| FIRST_CHAT + n).collect();
     let now = Utc::now();
-    let zone = zone_at_noon(now);
     let setup = Instant::now();
     let due = {
-        let (data, chats, zone) = (data.clone(), chats.clone(), zone.clone());
-        tokio::task::spawn_blocking(move || enroll(&data, &chats, &zone, now))
+        let (data, chats) = (data.clone(), chats.clone());
+        tokio::task::spawn_blocking(move || common::people_due_for_checkin(&data, &chats, now))
             .await
             .unwrap()
     };
     println!(
-        "crash: enrolled {people} people in {zone} in {:.1} s",
+        "crash: enrolled {people} people in {} in {:.1} s",
+        common::zone_at_noon(now),
         setup.elapsed().as_secs_f64()
     );
 

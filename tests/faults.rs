@@ -40,7 +40,7 @@ async fn every_message_is_delivered_or_accounted_for_through_faults() {
     for chat in &blocked {
         api.block(*chat);
     }
-    common::people_due_for_checkin(&data, &chats, Utc::now() - chrono::Duration::minutes(1));
+    common::people_due_for_checkin(&data, &chats, Utc::now());
     let seed = started.elapsed().as_nanos() as u64 | 1;
     api.chaos(Chaos {
         until: Instant::now() + Duration::from_secs(seconds),

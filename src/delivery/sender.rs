@@ -3,7 +3,9 @@
 //! crisis replies first.
 //!
 //! A message leaves the outbox only once it was sent or can never be: so a restart loses
-//! nothing, and at most the messages in flight at a crash are sent twice. A 429 pauses
+//! nothing. After a crash, the messages in flight are sent again, and so are those whose
+//! removal had not reached the disk: removals are flushed at most [`FLUSH_EVERY`] apart
+//! (sled alone would wait up to half a second), so that is a few at Telegram's rate. A 429 pauses
 //! every send for its `retry_after`; network errors and 5xx back off and retry; a person
 //! who blocked the bot is marked unreachable and their queue dropped.
 
@@ -139,7 +141,15 @@ struct Flight {
     /// The next send's slot on the even grid (`window / per_window` apart).
     next_slot: Option<Instant>,
     tasks: JoinSet<Done>,
+    /// Removals not yet flushed, and when the last flush started.
+    unflushed: bool,
+    last_flush: Option<Instant>,
+    flushing: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How far apart the sender flushes removals: the window in which a crash can make a
+/// sent message go out again.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 impl<T: Transport> Sender<T> {
     pub fn new(store: Store, app: Arc<App>, transport: Arc<T>, limits: Limits) -> Self {
@@ -169,6 +179,7 @@ impl<T: Transport> Sender<T> {
                     self.settle(done, &mut st);
                 }
             }
+            self.flush_removals(&mut st);
             if *shutdown.borrow() {
                 break;
             }
@@ -312,7 +323,14 @@ impl<T: Transport> Sender<T> {
         shutdown: &mut watch::Receiver<bool>,
         until: Option<Instant>,
     ) {
-        let deadline = until.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+        let mut deadline = until.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+        // Removals waiting for a flush are not left for sled's own half-second timer.
+        if st.unflushed {
+            // (A flush still running is waited for in small steps, not spun on.)
+            let soonest = Instant::now() + Duration::from_millis(5);
+            let due = st.last_flush.map_or(soonest, |t| (t + FLUSH_EVERY).max(soonest));
+            deadline = deadline.min(due);
+        }
         tokio::select! {
             Some(done) = st.tasks.join_next(), if !st.tasks.is_empty() => {
                 if let Ok(done) = done {
@@ -325,6 +343,26 @@ impl<T: Transport> Sender<T> {
         }
     }
 
+    /// Starts a flush of sent messages' removals, off the async threads, when the last one
+    /// is done and [`FLUSH_EVERY`] has passed.
+    fn flush_removals(&self, st: &mut Flight) {
+        if !st.unflushed || st.flushing.as_ref().is_some_and(|f| !f.is_finished()) {
+            return;
+        }
+        let now = Instant::now();
+        if st.last_flush.is_some_and(|t| now.duration_since(t) < FLUSH_EVERY) {
+            return;
+        }
+        st.unflushed = false;
+        st.last_flush = Some(now);
+        let store = self.store.clone();
+        st.flushing = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.flush() {
+                tracing::error!(error = %e, "cannot flush sent messages' removals");
+            }
+        }));
+    }
+
     /// Records a finished send's result in the outbox.
     fn settle(&self, (key, mut item, result): Done, st: &mut Flight) {
         st.in_flight.remove(&key);
@@ -335,6 +373,7 @@ impl<T: Transport> Sender<T> {
             Ok(()) => {
                 stats.sent += 1;
                 telemetry::message_out(channel);
+                st.unflushed = true;
                 self.store.outbox_remove(&key)
             }
             Err(SendError::RetryAfter(wait)) => {

@@ -178,34 +178,60 @@ impl Conversation {
     }
 }
 
-/// Consented Telegram people (one per chat id) whose check-in is due at `due`, written
-/// straight into the store at `data` (closed again on return): the burst a scheduler
-/// fires at start.
-pub fn people_due_for_checkin(data: &std::path::Path, chats: &[i64], due: DateTime<Utc>) {
+/// A fixed-offset zone where it is about noon at `now`: quiet hours (21:00 to 08:00
+/// local) can then never hold a burst back, whatever time of day a test runs.
+pub fn zone_at_noon(now: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    // "Etc/GMT-3" is three hours *ahead* of UTC (the POSIX sign convention).
+    let ahead = 12 - i64::from(now.hour());
+    match ahead {
+        0 => "Etc/GMT".to_string(),
+        a if a > 0 => format!("Etc/GMT-{a}"),
+        a => format!("Etc/GMT+{}", -a),
+    }
+}
+
+/// Consented Telegram people (one per chat id), enrolled through the app in a zone where
+/// it is about noon, each an alumnus with one check-in due between half a minute before
+/// `now` and a second after: the burst a scheduler fires at start. Written into the store
+/// at `data` (closed again on return); returns each person's due check-in.
+pub fn people_due_for_checkin(
+    data: &std::path::Path,
+    chats: &[i64],
+    now: DateTime<Utc>,
+) -> std::collections::BTreeMap<i64, waypoint::engine::Job> {
     use waypoint::engine::{Job, JobKind, Stored};
+    let zone = zone_at_noon(now);
     let store = Store::open(data).unwrap();
     let app = App::new(engine(), Arc::new(store.clone()));
-    for chat in chats {
+    let whole_second = chrono::SubsecRound::trunc_subsecs(now, 0);
+    let mut due = std::collections::BTreeMap::new();
+    for (n, &chat) in chats.iter().enumerate() {
         let user = UserKey::new(Channel::Telegram, chat.to_string());
-        for data in ["c:y:en", "tz:America/New_York"] {
-            app.handle(&Inbound {
+        for button in ["c:y:en".to_string(), format!("tz:{zone}")] {
+            let outcome = app.handle(&Inbound {
                 user: user.clone(),
-                at: due - chrono::Duration::days(30),
+                at: now,
                 language: Some(Locale::En),
                 chat: ChatKind::Private,
-                body: Body::Button(data.into()),
+                body: Body::Button(button.clone()),
                 sender: None,
             });
+            assert!(!outcome.replies.is_empty(), "no reply to {button}");
         }
         let Stored::Found(mut record) = store.load(&user).unwrap() else {
-            panic!("consent did not store a record");
+            panic!("enrolling {chat} stored no record");
         };
-        record.discharged_on = Some(due.date_naive() - chrono::Duration::days(7));
-        record.jobs = vec![Job {
-            at: chrono::SubsecRound::trunc_subsecs(due, 0),
+        assert_eq!(record.timezone.as_deref(), Some(zone.as_str()));
+        record.discharged_on = Some(now.date_naive() - chrono::Duration::days(3));
+        let job = Job {
+            at: whole_second + chrono::Duration::seconds(1 - (n % 32) as i64),
             kind: JobKind::Checkin,
-        }];
+        };
+        record.jobs = vec![job.clone()];
         store.save(&user, &record, false).unwrap();
+        due.insert(chat, job);
     }
     store.flush().unwrap();
+    due
 }

@@ -167,3 +167,66 @@ async fn one_chat_gets_at_most_one_message_a_second_in_order() {
         "spaced a second apart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_wait_when_the_staff_group_cannot_be_reached() {
+    use chrono::{DateTime, Utc};
+    use waypoint::engine::state::EscalationReason;
+    use waypoint::engine::{Engine, Settings, Staff};
+    use waypoint::staff::alerts::{POST_PAUSE, post_alerts};
+    use waypoint::store::Alert;
+    const GROUP: i64 = -100500;
+    let engine = Engine::new(
+        common::content(),
+        Settings {
+            staff: Staff {
+                group: Some(GROUP),
+                ..Staff::default()
+            },
+            ..Settings::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now: DateTime<Utc> = Utc::now();
+    store
+        .add_alerts(vec![Alert {
+            id: 0,
+            user: user(4001),
+            alias: "J.".into(),
+            program: None,
+            reason: EscalationReason::Crisis,
+            at: now,
+            text: None,
+            claimed_by: None,
+            done: false,
+            posted: false,
+        }])
+        .unwrap();
+    assert_eq!(post_alerts(&engine, &store, now).unwrap(), 1);
+    assert!(store.alerts().unwrap()[0].posted);
+
+    // The bot was removed from the group: the post fails, the alert is not lost.
+    let gone = BotApi::start().await;
+    gone.block(GROUP);
+    drain(&gone, &store).await;
+    assert!(gone.delivered_to(GROUP).is_empty());
+    assert_eq!(store.outbox_len(), 0);
+    assert!(
+        !store.alerts().unwrap()[0].posted,
+        "waiting to be posted again"
+    );
+    // Not on every wake: after a pause.
+    let soon = Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(post_alerts(&engine, &store, soon).unwrap(), 0);
+    let later = Utc::now() + POST_PAUSE + chrono::Duration::minutes(1);
+    assert_eq!(post_alerts(&engine, &store, later).unwrap(), 1);
+    let back = BotApi::start().await;
+    drain(&back, &store).await;
+    assert_eq!(
+        back.delivered_to(GROUP).len(),
+        1,
+        "posted once the group is back"
+    );
+    assert!(store.alerts().unwrap()[0].posted);
+}

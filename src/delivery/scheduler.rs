@@ -74,7 +74,7 @@ impl Scheduler {
                 break; // every entry failed: try again on the next wake, don't spin
             }
         }
-        wake.queued += staff::alerts::post_alerts(self.app.engine(), &self.store)?;
+        wake.queued += staff::alerts::post_alerts(self.app.engine(), &self.store, now)?;
         if wake.fired > 0 {
             self.store.flush()?;
         }

@@ -328,7 +328,9 @@ impl<T: Transport> Sender<T> {
         if st.unflushed {
             // (A flush still running is waited for in small steps, not spun on.)
             let soonest = Instant::now() + Duration::from_millis(5);
-            let due = st.last_flush.map_or(soonest, |t| (t + FLUSH_EVERY).max(soonest));
+            let due = st
+                .last_flush
+                .map_or(soonest, |t| (t + FLUSH_EVERY).max(soonest));
             deadline = deadline.min(due);
         }
         tokio::select! {
@@ -350,7 +352,10 @@ impl<T: Transport> Sender<T> {
             return;
         }
         let now = Instant::now();
-        if st.last_flush.is_some_and(|t| now.duration_since(t) < FLUSH_EVERY) {
+        if st
+            .last_flush
+            .is_some_and(|t| now.duration_since(t) < FLUSH_EVERY)
+        {
             return;
         }
         st.unflushed = false;
@@ -361,6 +366,23 @@ impl<T: Transport> Sender<T> {
                 tracing::error!(error = %e, "cannot flush sent messages' removals");
             }
         }));
+    }
+
+    /// A staff-group post that cannot be delivered: its alerts wait to be posted again
+    /// (after a pause), rather than being lost with the message.
+    fn staff_post_failed(
+        &self,
+        key: &OutboxKey,
+        item: &Outgoing,
+        why: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        tracing::error!(
+            alerts = item.alerts.len(),
+            "{why}; its alerts will be posted again in {} minutes",
+            crate::staff::alerts::POST_PAUSE.num_minutes()
+        );
+        crate::staff::alerts::post_failed(&self.store, &item.alerts, self.clock.now())?;
+        self.store.outbox_remove(key)
     }
 
     /// Records a finished send's result in the outbox.
@@ -391,7 +413,10 @@ impl<T: Transport> Sender<T> {
                 stats.transient_failures += 1;
                 telemetry::send_error(channel, "transient");
                 item.attempts += 1;
-                if item.attempts >= self.limits.max_attempts {
+                if item.attempts >= self.limits.max_attempts && !item.alerts.is_empty() {
+                    stats.given_up += 1;
+                    self.staff_post_failed(&key, &item, "an alert post keeps failing")
+                } else if item.attempts >= self.limits.max_attempts {
                     stats.given_up += 1;
                     tracing::error!(reason = %reason, attempts = item.attempts, "giving up on a message");
                     self.store.outbox_remove(&key)
@@ -408,11 +433,21 @@ impl<T: Transport> Sender<T> {
                     self.store.outbox_update(&key, &item)
                 }
             }
+            Err(SendError::Unreachable) if !item.alerts.is_empty() => {
+                stats.unreachable += 1;
+                telemetry::send_error(channel, "unreachable");
+                self.staff_post_failed(&key, &item, "the staff group cannot be reached")
+            }
             Err(SendError::Unreachable) => {
                 stats.unreachable += 1;
                 telemetry::send_error(channel, "unreachable");
                 self.app.mark_unreachable(&item.user);
                 self.store.outbox_drop_user(&item.user).map(|_| ())
+            }
+            Err(SendError::Permanent(_)) if !item.alerts.is_empty() => {
+                stats.given_up += 1;
+                telemetry::send_error(channel, "refused");
+                self.staff_post_failed(&key, &item, "the staff group refused an alert post")
             }
             Err(SendError::Permanent(reason)) => {
                 stats.given_up += 1;

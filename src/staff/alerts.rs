@@ -51,10 +51,17 @@ pub fn new_alerts(
 /// Queues every unposted alert to the staff group, several to a message, crisis first.
 /// Returns how many messages were queued. Without a staff group, alerts wait (and are
 /// in the export).
-pub fn post_alerts(engine: &Engine, store: &Store) -> Result<usize, StoreError> {
+pub fn post_alerts(
+    engine: &Engine,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let Some(group) = engine.settings().staff.group else {
         return Ok(0);
     };
+    if paused_until(store)?.is_some_and(|until| now < until) {
+        return Ok(0);
+    }
     let mut pending: Vec<Alert> = store.alerts()?.into_iter().filter(|a| !a.posted).collect();
     if pending.is_empty() {
         return Ok(0);
@@ -87,6 +94,28 @@ pub fn post_alerts(engine: &Engine, store: &Store) -> Result<usize, StoreError> 
     }
     store.flush()?;
     Ok(queued)
+}
+
+/// How long alert posting waits after the staff group could not be reached.
+pub const POST_PAUSE: chrono::Duration = chrono::Duration::minutes(10);
+
+const PAUSE_KEY: &str = "staff_posts_paused_until";
+
+/// The staff group refused or could not take a post (the bot was removed, the group
+/// moved): its alerts go back to waiting, and posting pauses for [`POST_PAUSE`] instead of
+/// failing on every wake.
+pub fn post_failed(store: &Store, alerts: &[u64], now: DateTime<Utc>) -> Result<(), StoreError> {
+    store.unpost_alerts(alerts)?;
+    let until = now + POST_PAUSE;
+    store.meta_put(PAUSE_KEY, until.to_rfc3339().as_bytes())
+}
+
+fn paused_until(store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(store
+        .meta_get(PAUSE_KEY)?
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 fn alert_message(engine: &Engine, batch: &[Alert]) -> Reply {

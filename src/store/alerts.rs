@@ -70,4 +70,17 @@ impl Store {
             .insert(alert.id.to_be_bytes(), encode(alert)?)?;
         Ok(())
     }
+
+    /// A staff-group post carrying these alerts could not be delivered: they wait to be
+    /// posted again (a crisis message's words, already dropped from the store, are not
+    /// in the new post).
+    pub fn unpost_alerts(&self, ids: &[u64]) -> Result<(), StoreError> {
+        for id in ids {
+            if let Some(mut alert) = self.alert(*id)? {
+                alert.posted = false;
+                self.put_alert(&alert)?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -299,3 +299,19 @@ fn durations_and_neutral_names() {
     );
     assert_eq!(revealing_word("Tuesday evening group"), None);
 }
+
+#[test]
+fn two_sessions_reminders_on_one_instant_both_go_out() {
+    // Tuesday 18:00 (2 h before: Tue 16:00) and Wednesday 16:00 (24 h before: Tue 16:00).
+    let p = program(&["0 18 * * TUE", "0 16 * * WED"], &["24h", "2h"]);
+    let got = reminders(&p, New_York, "2026-11-30T00:00:00Z", "2026-12-03T00:00:00Z");
+    assert_eq!(
+        got,
+        [
+            "Mon 18:00 -> Tue 18:00",
+            "Tue 16:00 -> Tue 18:00",
+            "Tue 16:01 -> Wed 16:00",
+            "Wed 14:00 -> Wed 16:00",
+        ]
+    );
+}

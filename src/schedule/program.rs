@@ -9,6 +9,9 @@ use chrono_tz::Tz;
 use super::quiet::QuietHours;
 use super::recurrence::Recurrence;
 
+/// How far a reminder moves when another session's falls on the same instant.
+const TIE_STEP: Duration = Duration::minutes(1);
+
 /// Two reminders of one session closer than this (after quiet hours moved them) are one.
 const REMINDER_MERGE: Duration = Duration::minutes(60);
 
@@ -103,6 +106,11 @@ impl Program {
         let horizon = after + longest + Duration::days(1);
         let mut best: Option<ReminderSlot> = None;
         let mut cursor = after;
+        // Reminder times already taken by earlier sessions: two sessions' reminders that
+        // fall on one instant would share a job slot, and the second would be skipped once
+        // the first fired; the later session's moves a minute on instead. Sessions are seen
+        // in order from any `after` before them, so the move is the same at every look.
+        let mut taken: Vec<DateTime<Utc>> = Vec::new();
         for _ in 0..64 {
             let Some(occurrence) = self.next_session(cursor) else {
                 break;
@@ -110,9 +118,17 @@ impl Program {
             if occurrence.start > horizon && best.is_some() {
                 break;
             }
-            if let Some(at) = self
+            let times: Vec<DateTime<Utc>> = self
                 .reminder_times(tz, quiet, occurrence.start)
-                .find(|&t| t > after)
+                .map(|mut t| {
+                    while taken.contains(&t) {
+                        t += TIE_STEP;
+                    }
+                    t
+                })
+                .collect();
+            taken.extend(&times);
+            if let Some(at) = times.into_iter().find(|&t| t > after)
                 && best.is_none_or(|b| at < b.at)
             {
                 best = Some(ReminderSlot {

@@ -267,16 +267,25 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Backup { file } => {
+            let dir = data_dir(cli.data.as_deref(), &config);
+            // Backing up a mistyped path would quietly create and save an empty store.
+            if !dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+                bail!("{} holds no store: check --data", dir.display());
+            }
             let store = open_store(cli.data.as_deref(), &config)?;
-            // Written beside the target and renamed: a failed backup never replaces a good one.
+            // Written beside the target (readable by its owner only), synced, then renamed:
+            // a failed backup never replaces a good one.
             let partial = file.with_extension("partial");
-            let out = std::fs::File::create(&partial)
-                .with_context(|| format!("cannot create {}", partial.display()))?;
-            let summary = store
-                .backup(io::BufWriter::new(out))
-                .map_err(|e| anyhow!("{e}"))?;
+            let written = write_backup(&store, &partial);
+            if written.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            let summary = written?;
             std::fs::rename(&partial, &file)
                 .with_context(|| format!("cannot move the backup to {}", file.display()))?;
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
+            }
             emit(&format!(
                 "backed up {} trees, {} entries to {}\n",
                 summary.trees,
@@ -681,6 +690,26 @@ fn messages_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
     }
     // Running the binary from elsewhere in a checkout: use the content it was built with.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
+}
+
+/// Writes a backup to `path`, created for its owner only, and syncs it to disk.
+fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSummary> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = io::BufWriter::new(file);
+    let summary = store.backup(&mut out).map_err(|e| anyhow!("{e}"))?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    out.get_ref()
+        .sync_all()
+        .with_context(|| format!("cannot sync {}", path.display()))?;
+    Ok(summary)
 }
 
 fn data_dir(flag: Option<&Path>, config: &Config) -> PathBuf {

@@ -37,12 +37,19 @@ pub fn send_error(channel: Channel, kind: &'static str) {
     if matches!(kind, "rate_limited" | "transient") {
         let mut channels = CHANNELS.lock().unwrap_or_else(|p| p.into_inner());
         let state = channels.entry(channel.name()).or_insert(State::Idle);
-        if !matches!(state, State::Failing { .. }) {
-            *state = State::Failing {
-                since: Instant::now(),
+        let now = Instant::now();
+        *state = match *state {
+            State::Failing { since, .. } => State::Failing {
+                since,
+                last: now,
                 kind,
-            };
-        }
+            },
+            _ => State::Failing {
+                since: now,
+                last: now,
+                kind,
+            },
+        };
     }
 }
 
@@ -63,8 +70,10 @@ enum State {
     /// Started, nothing sent yet.
     Idle,
     Working,
+    /// Failing since `since`, most recently at `last`, with nothing sent in between.
     Failing {
         since: Instant,
+        last: Instant,
         kind: &'static str,
     },
 }
@@ -90,7 +99,12 @@ pub fn channels_health() -> (BTreeMap<&'static str, String>, bool) {
             let text = match state {
                 State::Idle => "ok (nothing sent yet)".to_string(),
                 State::Working => "ok".to_string(),
-                State::Failing { since, kind } => {
+                // Failures that stopped long ago (a quiet night after one refused message)
+                // are not an outage.
+                State::Failing { last, .. } if last.elapsed() >= FAILING_FOR => {
+                    "ok (no recent sends)".to_string()
+                }
+                State::Failing { since, kind, .. } => {
                     let secs = since.elapsed().as_secs();
                     if since.elapsed() >= FAILING_FOR {
                         healthy = false;

@@ -131,6 +131,9 @@ async fn every_message_is_delivered_or_accounted_for_through_faults() {
         started.elapsed().as_secs_f64()
     );
     assert!(lost.is_empty(), "check-ins never delivered: {lost:?}");
+    // The faults here all happen before the stand-in accepts a message, so nothing may
+    // arrive twice.
+    assert_eq!(copies, 0, "extra copies");
     assert!(
         unanswered.is_empty(),
         "writers never answered: {unanswered:?}"

@@ -63,6 +63,18 @@ impl Endpoint {
     }
 
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<(), OpsError> {
+        // The recorder's histograms keep raw samples until upkeep folds them: without it
+        // they would grow for as long as nobody scrapes.
+        let prometheus = self.ops.prometheus.clone();
+        let mut stop = shutdown.clone();
+        let upkeep = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => prometheus.run_upkeep(),
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
         let router = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics))
             .route("/healthz", axum::routing::get(healthz))
@@ -72,7 +84,9 @@ impl Endpoint {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             })
             .await
-            .map_err(OpsError::Serve)
+            .map_err(OpsError::Serve)?;
+        let _ = upkeep.await;
+        Ok(())
     }
 }
 
@@ -90,18 +104,23 @@ async fn metrics(State(ops): State<Ops>) -> Response {
 
 async fn healthz(State(ops): State<Ops>) -> Response {
     let store = ops.store.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        store.meta_put("healthz", &now.to_be_bytes())
-    })
+    // A stuck disk must not pile up probes: the check gives up after two seconds.
+    let written = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::task::spawn_blocking(move || {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            store.meta_put("healthz", &now.to_be_bytes())
+        }),
+    )
     .await;
     let store_state = match written {
-        Ok(Ok(())) => "ok".to_string(),
-        Ok(Err(e)) => format!("failing: {e}"),
-        Err(_) => "failing: the check did not finish".to_string(),
+        Ok(Ok(Ok(()))) => "ok".to_string(),
+        Ok(Ok(Err(e))) => format!("failing: {e}"),
+        Ok(Err(_)) => "failing: the check did not finish".to_string(),
+        Err(_) => "failing: the check took over 2 s".to_string(),
     };
     let (channels, channels_ok) = telemetry::channels_health();
     let healthy = store_state == "ok" && channels_ok;

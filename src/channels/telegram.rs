@@ -178,15 +178,17 @@ async fn webhook(
 > {
     use teloxide::update_listeners::webhooks::{Options, axum_to_router};
     let secret: Arc<str> = webhook_secret()?.into();
-    let options = Options::new(listen, url).secret_token(secret.to_string());
-    let (listener, stopped, router) = axum_to_router(bot, options).await?;
-    let router = router.layer(axum::middleware::from_fn_with_state(secret, check_secret));
+    // Bound first: a webhook registered for a port we cannot take would hold Telegram's
+    // updates with a secret nobody has.
     let tcp = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| TelegramError::Bind {
             addr: listen,
             source,
         })?;
+    let options = Options::new(listen, url).secret_token(secret.to_string());
+    let (listener, stopped, router) = axum_to_router(bot, options).await?;
+    let router = router.layer(axum::middleware::from_fn_with_state(secret, check_secret));
     tracing::info!(addr = %listen, "Telegram webhook listening");
     let server = tokio::spawn(async move {
         axum::serve(tcp, router)

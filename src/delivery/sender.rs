@@ -326,8 +326,8 @@ impl<T: Transport> Sender<T> {
         let mut deadline = until.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         // Removals waiting for a flush are not left for sled's own half-second timer.
         if st.unflushed {
-            // (A flush still running is waited for in small steps, not spun on.)
-            let soonest = Instant::now() + Duration::from_millis(5);
+            // (A flush still running is waited for in steps, not spun on.)
+            let soonest = Instant::now() + Duration::from_millis(20);
             let due = st
                 .last_flush
                 .map_or(soonest, |t| (t + FLUSH_EVERY).max(soonest));

@@ -2,8 +2,9 @@
 //! in one file, with a checksum, restorable only into an empty data directory.
 //!
 //! File: `WAYPOINT-BACKUP 1\n`, then for each tree `T <name length u32><name>` followed by
-//! its entries `E <key length u32><key><value length u32><value>`, then `Z` and the
-//! SHA-256 of everything before it. Taken from a store no other process has open (the
+//! its entries `E <key length u32><key><value length u32><value>`, then `I` and the
+//! store's id counter (u64: alert ids and outbox numbers continue after it), then `Z` and
+//! the SHA-256 of everything before it. Taken from a store no other process has open (the
 //! store's lock guarantees it), so it is a consistent snapshot. Values are copied as
 //! they are stored: whatever protects them on disk protects them in the backup too.
 
@@ -88,6 +89,11 @@ impl Store {
                 summary.entries += 1;
             }
         }
+        // sled keeps its id counter outside the trees: without it a restored store would
+        // hand out alert ids and outbox numbers it already holds.
+        let next_id = self.db.generate_id().map_err(StoreError::from)?;
+        out.write_all(b"I")?;
+        out.write_all(&next_id.to_be_bytes())?;
         out.write_all(b"Z")?;
         let digest = out.hash.finalize_reset();
         out.inner.write_all(&digest)?;
@@ -96,14 +102,41 @@ impl Store {
     }
 
     /// Restores a backup into `dir`, which must not hold a store yet. The whole file is
-    /// checked before anything is written.
+    /// checked before anything is written; the store is built beside `dir` and moved into
+    /// place only when complete, so a failure leaves nothing half-restored.
     pub fn restore(dir: &Path, mut input: impl Read) -> Result<Summary, BackupError> {
-        if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-            return Err(BackupError::NotEmpty(dir.to_path_buf()));
+        match dir.read_dir() {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(BackupError::NotEmpty(dir.to_path_buf()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes)?;
-        let trees = parse(&bytes)?;
+        let (trees, next_id) = parse(&bytes)?;
+        let building = dir.with_extension("restoring");
+        if building.exists() {
+            std::fs::remove_dir_all(&building)?;
+        }
+        let built = Self::build(&building, trees, next_id);
+        let summary = match built {
+            Ok(summary) => summary,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&building);
+                return Err(e);
+            }
+        };
+        if dir.exists() {
+            std::fs::remove_dir(dir)?;
+        }
+        std::fs::rename(&building, dir)?;
+        Ok(summary)
+    }
+
+    fn build(dir: &Path, trees: Trees<'_>, next_id: u64) -> Result<Summary, BackupError> {
         let store = Store::open(dir)?;
         let mut summary = Summary::default();
         for (name, entries) in trees {
@@ -114,6 +147,8 @@ impl Store {
                 summary.entries += 1;
             }
         }
+        // Carry on from the original's id counter.
+        while store.db.generate_id().map_err(StoreError::from)? < next_id {}
         store.flush()?;
         Ok(summary)
     }
@@ -122,7 +157,7 @@ impl Store {
 type Trees<'a> = Vec<(&'a [u8], Vec<(&'a [u8], &'a [u8])>)>;
 
 /// Checks the magic and the checksum, then splits the body into trees and entries.
-fn parse(bytes: &[u8]) -> Result<Trees<'_>, BackupError> {
+fn parse(bytes: &[u8]) -> Result<(Trees<'_>, u64), BackupError> {
     let body = bytes.strip_prefix(MAGIC).ok_or(BackupError::NotABackup)?;
     if body.len() < 33 {
         return Err(BackupError::Damaged("it is cut short"));
@@ -133,6 +168,7 @@ fn parse(bytes: &[u8]) -> Result<Trees<'_>, BackupError> {
     }
     let mut rest = &signed[MAGIC.len()..];
     let mut trees: Trees = Vec::new();
+    let mut next_id = 0;
     loop {
         match take(&mut rest, 1)? {
             b"T" => trees.push((field(&mut rest)?, Vec::new())),
@@ -144,7 +180,11 @@ fn parse(bytes: &[u8]) -> Result<Trees<'_>, BackupError> {
                     .ok_or(BackupError::Damaged("an entry comes before any tree"))?;
                 entries.push((k, v));
             }
-            b"Z" if rest.is_empty() => return Ok(trees),
+            b"I" => {
+                let id = take(&mut rest, 8)?;
+                next_id = u64::from_be_bytes(id.try_into().unwrap_or_default());
+            }
+            b"Z" if rest.is_empty() => return Ok((trees, next_id)),
             _ => return Err(BackupError::Damaged("an unknown record")),
         }
     }

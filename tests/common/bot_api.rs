@@ -469,6 +469,8 @@ impl Bot {
             .args(["run", "--data"])
             .arg(data)
             .args(run)
+            // Away from the checkout, so no local waypoint.toml is picked up.
+            .current_dir(data.parent().unwrap_or(data))
             .env("TELOXIDE_TOKEN", "123456:TEST-token")
             .env("TELOXIDE_API_URL", &api.url)
             .env("RUST_LOG", "warn")

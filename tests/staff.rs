@@ -405,3 +405,28 @@ fn forgetting_withdraws_a_queued_staff_post_and_reposts_the_others() {
         "Ben's alert is posted again: {all}"
     );
 }
+
+#[test]
+fn people_who_join_after_a_cancel_hear_of_it_at_their_reminder_time() {
+    let clinic = Clinic::new();
+    clinic.enroll(100, "Ana", false);
+    let reply = clinic.text(STAFF, "/cancel evening 2026-12-02");
+    assert!(reply.contains("People told: 1"), "{reply}");
+    clinic.queued_for(100);
+    // Cal joins afterwards; Wednesday's session is still cancelled for Cal.
+    clinic.enroll(300, "Cal", false);
+    clinic.queued_for(300);
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let mut told = Vec::new();
+    for now in ["2026-12-01T23:00:00Z", "2026-12-02T21:00:00Z"] {
+        clinic.scheduler.run_due(at(now)).unwrap();
+        for (key, item) in clinic.store.outbox_items(usize::MAX).unwrap() {
+            clinic.store.outbox_remove(&key).unwrap();
+            if item.user.id == "300" {
+                told.push(item.reply.text);
+            }
+        }
+    }
+    assert_eq!(told.len(), 1, "one notice, no reminder: {told:?}");
+    assert!(told[0].contains("is cancelled"), "{told:?}");
+}

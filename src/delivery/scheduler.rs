@@ -86,10 +86,20 @@ impl Scheduler {
         let _person = self.store.lock_user(&entry.user);
         crate::telemetry::scheduler_lag((now - entry.at).as_seconds_f64());
         let stored = self.store.load(&entry.user)?;
-        let outcome = self
-            .app
-            .engine()
-            .fire(&stored, entry.user.channel, entry.tag, entry.at, now);
+        let cancelled = match &stored {
+            Stored::Found(record) => match record.program.as_deref() {
+                Some(program) => self.store.staff_cancellations(program)?,
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let outcome = self.app.engine().fire(
+            &stored,
+            entry.user.channel,
+            (entry.tag, entry.at),
+            &cancelled,
+            now,
+        );
         if let (Stored::Found(old), Change::Save { record, .. }) = (&stored, &outcome.change) {
             let alerts = staff::alerts::new_alerts(&entry.user, Some(old), record, None);
             if !alerts.is_empty() {

@@ -120,12 +120,14 @@ impl Engine {
 
     /// The scheduled job with kind `tag` due at `due` arrives at `now`. A job the record no
     /// longer holds (re-planned, forgotten) does nothing.
+    /// `cancelled`: sessions of the person's program staff cancelled (beyond the
+    /// configuration's own list).
     pub fn fire(
         &self,
         stored: &Stored,
         channel: Channel,
-        tag: u8,
-        due: DateTime<Utc>,
+        (tag, due): (u8, DateTime<Utc>),
+        cancelled: &[DateTime<Utc>],
         now: DateTime<Utc>,
     ) -> Outcome {
         let Stored::Found(record) = stored else {
@@ -157,7 +159,7 @@ impl Engine {
         }
         let mut replies = if active {
             match job.kind {
-                JobKind::Reminder { session } => self.remind(&mut next, session, now),
+                JobKind::Reminder { session } => self.remind(&mut next, session, cancelled, now),
                 JobKind::Checkin if now - due <= LATE_LIMIT => self.send_checkin(&mut next, now),
                 JobKind::Milestone { mark, .. } if now - due <= LATE_LIMIT => {
                     vec![self.congratulate(locale, mark)]
@@ -278,6 +280,7 @@ impl Engine {
         &self,
         record: &mut UserRecord,
         session: DateTime<Utc>,
+        cancelled: &[DateTime<Utc>],
         now: DateTime<Utc>,
     ) -> Vec<Reply> {
         let locale = record.locale;
@@ -296,7 +299,7 @@ impl Engine {
         if tz != program.timezone {
             time.push_str(&session.with_timezone(&tz).format(" %Z").to_string());
         }
-        if program.is_cancelled(session) {
+        if program.is_cancelled(session) || cancelled.contains(&session) {
             if record.cancel_notices.contains(&session) {
                 return Vec::new();
             }

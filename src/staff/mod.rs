@@ -431,6 +431,9 @@ impl Desk {
                 &[("program", &program.name), ("date", &date.to_string())],
             )]);
         }
+        // Kept for the program, so people who join later are told at their reminder time.
+        self.store
+            .add_staff_cancellations(&program.id, &sessions, now)?;
         let mut told = 0;
         for user in self.store.members(&program.id)? {
             let _person = self.store.lock_user(&user);

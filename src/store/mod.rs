@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -402,6 +403,32 @@ impl Store {
     }
 
     /// A remembered one-off event (not about a person), such as an announced cancellation.
+    /// Sessions of `program` that staff cancelled with `/cancel` (still to come), so that
+    /// people who join later hear of it at their reminder time too.
+    pub fn staff_cancellations(&self, program: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta_get(&format!("cancelled:{program}"))?
+            .and_then(|v| decode(&v))
+            .unwrap_or_default())
+    }
+
+    /// Adds staff-cancelled sessions of `program`, dropping ones more than a day past.
+    pub fn add_staff_cancellations(
+        &self,
+        program: &str,
+        sessions: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut list = self.staff_cancellations(program)?;
+        list.retain(|s| *s > now - chrono::Duration::days(1));
+        for session in sessions {
+            if !list.contains(session) {
+                list.push(*session);
+            }
+        }
+        self.meta_put(&format!("cancelled:{program}"), &encode(&list)?)
+    }
+
     pub fn meta_flag(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self
             .db

@@ -171,38 +171,12 @@ async fn one_chat_gets_at_most_one_message_a_second_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_wait_when_the_staff_group_cannot_be_reached() {
     use chrono::{DateTime, Utc};
-    use waypoint::engine::state::EscalationReason;
-    use waypoint::engine::{Engine, Settings, Staff};
     use waypoint::staff::alerts::{POST_PAUSE, post_alerts};
-    use waypoint::store::Alert;
-    const GROUP: i64 = -100500;
-    let engine = Engine::new(
-        common::content(),
-        Settings {
-            staff: Staff {
-                group: Some(GROUP),
-                ..Staff::default()
-            },
-            ..Settings::default()
-        },
-    );
+    let engine = staffed_engine();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let now: DateTime<Utc> = Utc::now();
-    store
-        .add_alerts(vec![Alert {
-            id: 0,
-            user: user(4001),
-            alias: "J.".into(),
-            program: None,
-            reason: EscalationReason::Crisis,
-            at: now,
-            text: None,
-            claimed_by: None,
-            done: false,
-            posted: false,
-        }])
-        .unwrap();
+    store.add_alerts(vec![crisis_alert(now)]).unwrap();
     assert_eq!(post_alerts(&engine, &store, now).unwrap(), 1);
     assert!(store.alerts().unwrap()[0].posted);
 
@@ -229,4 +203,62 @@ async fn alerts_wait_when_the_staff_group_cannot_be_reached() {
         "posted once the group is back"
     );
     assert!(store.alerts().unwrap()[0].posted);
+}
+
+const GROUP: i64 = -100500;
+
+fn staffed_engine() -> waypoint::engine::Engine {
+    use waypoint::engine::{Engine, Settings, Staff};
+    Engine::new(
+        common::content(),
+        Settings {
+            staff: Staff {
+                group: Some(GROUP),
+                ..Staff::default()
+            },
+            ..Settings::default()
+        },
+    )
+}
+
+fn crisis_alert(at: chrono::DateTime<chrono::Utc>) -> waypoint::store::Alert {
+    waypoint::store::Alert {
+        id: 0,
+        user: user(4001),
+        alias: "J.".into(),
+        program: None,
+        reason: waypoint::engine::state::EscalationReason::Crisis,
+        at,
+        text: None,
+        claimed_by: None,
+        done: false,
+        posted: false,
+    }
+}
+
+#[test]
+fn alerts_closed_long_ago_are_pruned() {
+    use waypoint::staff::alerts::{ALERTS_KEPT, post_alerts};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = chrono::Utc::now();
+    let closed = |age: chrono::Duration| waypoint::store::Alert {
+        done: true,
+        posted: true,
+        ..crisis_alert(now - age)
+    };
+    store
+        .add_alerts(vec![
+            closed(ALERTS_KEPT + chrono::Duration::days(1)),
+            closed(chrono::Duration::days(1)),
+            crisis_alert(now - ALERTS_KEPT - chrono::Duration::days(5)),
+        ])
+        .unwrap();
+    post_alerts(&staffed_engine(), &store, now).unwrap();
+    let left = store.alerts().unwrap();
+    assert_eq!(left.len(), 2, "only the long-closed one goes: {left:?}");
+    assert!(
+        left.iter().any(|a| !a.done),
+        "an open alert stays, however old"
+    );
 }

@@ -62,7 +62,13 @@ pub fn post_alerts(
     if paused_until(store)?.is_some_and(|until| now < until) {
         return Ok(0);
     }
-    let mut pending: Vec<Alert> = store.alerts()?.into_iter().filter(|a| !a.posted).collect();
+    let all = store.alerts()?;
+    // Alerts staff closed long ago have served their purpose (the escalation stays in
+    // the person's record and the export): they go, so this scan stays short.
+    for old in all.iter().filter(|a| a.done && now - a.at > ALERTS_KEPT) {
+        store.remove_alert(old.id)?;
+    }
+    let mut pending: Vec<Alert> = all.into_iter().filter(|a| !a.posted).collect();
     if pending.is_empty() {
         return Ok(0);
     }
@@ -95,6 +101,9 @@ pub fn post_alerts(
     store.flush()?;
     Ok(queued)
 }
+
+/// How long a closed alert is kept.
+pub const ALERTS_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 /// How long alert posting waits after the staff group could not be reached.
 pub const POST_PAUSE: chrono::Duration = chrono::Duration::minutes(10);

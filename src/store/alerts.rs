@@ -83,4 +83,10 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Removes an alert (one staff closed long ago).
+    pub fn remove_alert(&self, id: u64) -> Result<(), StoreError> {
+        self.db.open_tree(ALERTS)?.remove(id.to_be_bytes())?;
+        Ok(())
+    }
 }

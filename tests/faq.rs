@@ -241,3 +241,33 @@ fn requests_the_bot_cannot_act_on_point_to_the_care_team() {
         Some("insurance")
     );
 }
+
+/// Found by fuzzing (`fuzz/regressions/content-1..3`): a clinic topic id became button data
+/// that was too long for Telegram or could not be decoded, and the content still loaded.
+#[test]
+fn clinic_topic_ids_and_titles_are_checked_like_entry_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let clinic = dir.path().join("clinic.toml");
+    let long = format!("clinic-{}", "x".repeat(60));
+    for (id, title, field) in [
+        (long.as_str(), "Practical", "id"),
+        ("clinic:main", "Practical", "id"),
+        ("", "Practical", "id"),
+        ("practical-2", "", "title"),
+    ] {
+        std::fs::write(
+            &clinic,
+            format!("\n[[topic]]\nlocale = \"en\"\nid = {id:?}\ntitle = {title:?}\n"),
+        )
+        .unwrap();
+        let err = Content::load_with_clinic(&common::messages_dir(), Some(&clinic))
+            .err()
+            .unwrap_or_else(|| panic!("topic {id:?} / {title:?} was accepted"))
+            .to_string();
+        assert!(
+            err.contains("clinic.toml:2"),
+            "names the file and line: {err}"
+        );
+        assert!(err.contains(&format!("topic {id}: {field}")), "{err}");
+    }
+}

@@ -25,7 +25,7 @@ const NEAR_DUPLICATE: f64 = 0.8;
 #[serde(deny_unknown_fields)]
 struct FaqFile {
     #[serde(default)]
-    topic: Vec<TopicToml>,
+    topic: Vec<toml::Spanned<TopicToml>>,
     #[serde(default)]
     entry: Vec<Spanned<EntryToml>>,
 }
@@ -175,8 +175,29 @@ fn absorb(
             }
         }
     };
-    for topic in file.topic {
-        if let Some(l) = pick(&topic.locale, None, problems) {
+    for spanned in file.topic {
+        let line = line_of(source, spanned.span().start);
+        let topic = spanned.into_inner();
+        // A topic becomes button data (`t:<id>`, at most 64 bytes) and a button label.
+        if !valid_id(&topic.id) {
+            problems.push(Diagnostic::new(
+                path,
+                Some(line),
+                format!("topic {}: id", topic.id),
+                "ids are 1-40 characters of a-z, 0-9 and -",
+            ));
+            continue;
+        }
+        if topic.title.trim().is_empty() || topic.title.chars().count() > 60 {
+            problems.push(Diagnostic::new(
+                path,
+                Some(line),
+                format!("topic {}: title", topic.id),
+                "a topic's title is 1-60 characters (it is a button label)",
+            ));
+            continue;
+        }
+        if let Some(l) = pick(&topic.locale, Some(line), problems) {
             let list = &mut topics[l.index()];
             let new = Topic {
                 id: topic.id,
@@ -221,6 +242,14 @@ fn absorb(
     }
 }
 
+/// FAQ entry and topic ids: 1-40 characters of a-z, 0-9 and -.
+fn valid_id(id: &str) -> bool {
+    (1..=40).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn lint(
     dir: &Path,
     topics: &[Vec<Topic>],
@@ -250,13 +279,7 @@ fn lint(
             if !seen.insert(e.id.as_str()) {
                 bad("id", "duplicate id".into());
             }
-            if e.id.is_empty()
-                || e.id.len() > 40
-                || !e
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
+            if !valid_id(&e.id) {
                 bad("id", "ids are 1-40 characters of a-z, 0-9 and -".into());
             }
             if !topic_ids.contains(&e.topic.as_str()) {

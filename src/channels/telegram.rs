@@ -27,7 +27,9 @@ use crate::user::{Channel, UserKey};
 /// Telegram's limit on a message's text, in UTF-16 code units.
 pub const MAX_TEXT_UTF16: usize = 4096;
 
-type Tg = Bot;
+/// The dispatcher's bot: `getMe` answered once at start and then from memory, so a Bot
+/// API hiccup as polling or the webhook begins cannot stop the channel.
+type Tg = teloxide::adaptors::CacheMe<Bot>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelegramError {
@@ -60,7 +62,7 @@ struct Deps {
 
 /// A connected bot whose sender is running in the hub; [`Telegram::serve`] polls.
 pub struct Telegram {
-    bot: Bot,
+    bot: Tg,
     deps: Deps,
 }
 
@@ -72,11 +74,12 @@ impl Telegram {
         token: String,
         api_url: Option<String>,
     ) -> Result<Self, TelegramError> {
-        let bot = bot(token, api_url)?;
+        let plain = bot(token, api_url)?;
+        let bot: Tg = plain.clone().cache_me();
         let me = get_me(&bot).await?;
         tracing::info!(bot = %me.username(), "connected to the Bot API");
         register_commands(&bot, &hub.app).await;
-        let transport = Arc::new(TelegramTransport { bot: bot.clone() });
+        let transport = Arc::new(TelegramTransport { bot: plain });
         let queued = hub.add_sender(transport.clone(), Limits::default());
         let deps = Deps {
             app: hub.app.clone(),
@@ -166,7 +169,7 @@ pub enum Updates {
 /// the matching `X-Telegram-Bot-Api-Secret-Token` gets 403 and goes no further. When the
 /// dispatcher stops the listener, the webhook is deleted and the server stops.
 async fn webhook(
-    bot: Bot,
+    bot: Tg,
     url: url::Url,
     listen: std::net::SocketAddr,
 ) -> Result<
@@ -422,7 +425,7 @@ fn chat_of(to: &UserKey) -> Result<ChatId, SendError> {
 }
 
 /// Sends one reply, split at the length limit, with its buttons on the last part.
-async fn send(bot: &Tg, chat_id: ChatId, reply: &Reply) -> Result<(), RequestError> {
+async fn send(bot: &Bot, chat_id: ChatId, reply: &Reply) -> Result<(), RequestError> {
     let parts = split_text(&reply.text, MAX_TEXT_UTF16);
     let last = parts.len().saturating_sub(1);
     for (i, part) in parts.iter().enumerate() {
@@ -443,7 +446,7 @@ const STARTUP_PATIENCE: Duration = Duration::from_secs(120);
 /// `getMe`, retried with backoff while the failure is temporary (a 5xx, a 429, the
 /// network): a Bot API hiccup at start is not a reason to exit. A refused token fails at
 /// once.
-async fn get_me(bot: &Bot) -> Result<teloxide::types::Me, TelegramError> {
+async fn get_me(bot: &Tg) -> Result<teloxide::types::Me, TelegramError> {
     let started = tokio::time::Instant::now();
     let mut wait = Duration::from_secs(1);
     loop {

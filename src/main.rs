@@ -455,15 +455,16 @@ async fn run_live(
     sms: Option<(&sms::SmsSettings, sms::Credentials)>,
     metrics: Option<std::net::SocketAddr>,
 ) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let endpoint = match metrics {
         Some(listen) => Some(
-            ops::Endpoint::start(listen, store.clone())
+            ops::Endpoint::start(listen, store.clone(), clock.clone())
                 .await
                 .context("the metrics endpoint could not start")?,
         ),
         None => None,
     };
-    let mut hub = Hub::new(app, store, Arc::new(SystemClock));
+    let mut hub = Hub::new(app, store, clock);
     let telegram = match telegram {
         Some((token, api_url, updates)) => Some((
             telegram::Telegram::connect(&mut hub, token, api_url)

@@ -3,7 +3,7 @@
 //! state, 200 when all is well and 503 otherwise. Nothing here names a person.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::store::Store;
 use crate::telemetry;
 
@@ -32,6 +33,7 @@ pub enum OpsError {
 struct Ops {
     store: Store,
     prometheus: PrometheusHandle,
+    clock: Arc<dyn Clock>,
 }
 
 /// A bound metrics endpoint with the recorder installed.
@@ -42,7 +44,11 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Installs the Prometheus recorder (once per process) and binds `listen`.
-    pub async fn start(listen: SocketAddr, store: Store) -> Result<Self, OpsError> {
+    pub async fn start(
+        listen: SocketAddr,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OpsError> {
         let prometheus = PrometheusBuilder::new()
             .install_recorder()
             .map_err(|e| OpsError::Recorder(e.to_string()))?;
@@ -54,7 +60,11 @@ impl Endpoint {
             })?;
         Ok(Self {
             listener,
-            ops: Ops { store, prometheus },
+            ops: Ops {
+                store,
+                prometheus,
+                clock,
+            },
         })
     }
 
@@ -104,16 +114,11 @@ async fn metrics(State(ops): State<Ops>) -> Response {
 
 async fn healthz(State(ops): State<Ops>) -> Response {
     let store = ops.store.clone();
+    let now = ops.clock.now().timestamp();
     // A stuck disk must not pile up probes: the check gives up after two seconds.
     let written = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        tokio::task::spawn_blocking(move || {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            store.meta_put("healthz", &now.to_be_bytes())
-        }),
+        tokio::task::spawn_blocking(move || store.meta_put("healthz", &now.to_be_bytes())),
     )
     .await;
     let store_state = match written {

@@ -24,11 +24,11 @@ use tokio::sync::{Notify, watch};
 use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
-use crate::delivery::{Limits, SendError, Transport};
+use crate::delivery::{Limits, SendError, Transport, queue_replies};
 use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
 use crate::pseudonym;
 use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
-use crate::store::{Offered, Outgoing, Priority, Store};
+use crate::store::{Offered, Store};
 use crate::user::{Channel, UserKey};
 
 /// `[sms]` in the configuration: where Twilio reaches Waypoint and how it texts back.
@@ -245,23 +245,16 @@ async fn inbound(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes
     if !gw.claim(&sid) {
         return twiml();
     }
-    let g = gw.clone();
-    let handled = tokio::task::spawn_blocking(move || g.receive(&from, &text, media)).await;
-    let Ok(items) = handled else {
+    let user = UserKey::new(Channel::Sms, from);
+    let (g, u) = (gw.clone(), user.clone());
+    let handled = tokio::task::spawn_blocking(move || g.receive(&u, &text, media)).await;
+    let Ok(replies) = handled else {
         // Let Twilio's retry (if configured) try again.
         gw.release(&sid);
         tracing::error!("SMS handling failed");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    if let Err(e) = gw.store.enqueue(&items) {
-        // The store is failing; the replies (a crisis reply above all) still go, directly.
-        tracing::error!(error = %e, "cannot queue SMS replies; sending them directly");
-        for item in &items {
-            if let Err(e) = gw.transport.send(&item.user, &item.reply).await {
-                tracing::error!(error = %e, "cannot send an SMS reply directly");
-            }
-        }
-    }
+    queue_replies(&gw.store, gw.transport.as_ref(), &user, replies).await;
     gw.queued.notify_one();
     gw.changed.notify_one();
     twiml()
@@ -293,8 +286,8 @@ impl Gateway {
     }
 
     /// One inbound text, end to end; returns the replies to queue. Blocking.
-    fn receive(&self, from: &str, text: &str, media: bool) -> Vec<Outgoing> {
-        let user = UserKey::new(Channel::Sms, from);
+    fn receive(&self, user: &UserKey, text: &str, media: bool) -> Vec<Reply> {
+        let user = user.clone();
         let at = self.clock.now();
         let tag = pseudonym::tag(&self.store.log_salt(), &user);
         let inbound = |body| Inbound {
@@ -356,18 +349,7 @@ impl Gateway {
         for reply in outcome.replies.iter().filter(|r| !r.buttons.is_empty()) {
             self.choices.remember(&user, reply);
         }
-        outcome
-            .replies
-            .into_iter()
-            .map(|reply| {
-                let priority = if reply.urgent {
-                    Priority::Urgent
-                } else {
-                    Priority::Reply
-                };
-                Outgoing::new(user.clone(), reply, priority)
-            })
-            .collect()
+        outcome.replies
     }
 
     /// STOP, START or HELP: the opt-out list changes first (an opt-out holds from the

@@ -18,10 +18,10 @@ use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::content::Msg;
-use crate::delivery::{Limits, SendError, Transport};
+use crate::delivery::{Limits, SendError, Transport, queue_replies};
 use crate::engine::{Body, ChatKind, Inbound, Reply};
 use crate::locale::Locale;
-use crate::store::{Outgoing, Priority, Store};
+use crate::store::Store;
 use crate::user::{Channel, UserKey};
 
 /// Telegram's limit on a message's text, in UTF-16 code units.
@@ -352,27 +352,7 @@ async fn process(deps: &Deps, inbound: Inbound) {
             return;
         }
     };
-    let items: Vec<Outgoing> = outcome
-        .replies
-        .into_iter()
-        .map(|reply| {
-            let priority = if reply.urgent {
-                Priority::Urgent
-            } else {
-                Priority::Reply
-            };
-            Outgoing::new(user.clone(), reply, priority)
-        })
-        .collect();
-    if let Err(e) = deps.store.enqueue(&items) {
-        // The store is failing; the replies (a crisis reply above all) still go, directly.
-        tracing::error!(error = %e, "cannot queue replies; sending them directly");
-        for item in &items {
-            if let Err(e) = deps.transport.send(&item.user, &item.reply).await {
-                tracing::error!(error = %e, "cannot send a reply directly");
-            }
-        }
-    }
+    queue_replies(&deps.store, deps.transport.as_ref(), &user, outcome.replies).await;
     deps.queued.notify_one();
     deps.changed.notify_one();
 }

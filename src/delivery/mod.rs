@@ -9,3 +9,37 @@ pub mod sender;
 
 pub use scheduler::Scheduler;
 pub use sender::{Limits, SendError, Sender, SenderStats, Transport};
+
+use crate::engine::Reply;
+use crate::store::{Outgoing, Priority, Store};
+use crate::user::UserKey;
+
+/// Queues the replies to one person's message, crisis replies in the urgent lane. If the
+/// store cannot take them, they are sent directly: a failing disk must not swallow a
+/// crisis reply.
+pub async fn queue_replies<T: Transport>(
+    store: &Store,
+    transport: &T,
+    user: &UserKey,
+    replies: Vec<Reply>,
+) {
+    let items: Vec<Outgoing> = replies
+        .into_iter()
+        .map(|reply| {
+            let priority = if reply.urgent {
+                Priority::Urgent
+            } else {
+                Priority::Reply
+            };
+            Outgoing::new(user.clone(), reply, priority)
+        })
+        .collect();
+    if let Err(e) = store.enqueue(&items) {
+        tracing::error!(error = %e, "cannot queue replies; sending them directly");
+        for item in &items {
+            if let Err(e) = transport.send(&item.user, &item.reply).await {
+                tracing::error!(error = %e, "cannot send a reply directly");
+            }
+        }
+    }
+}

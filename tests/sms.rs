@@ -517,8 +517,9 @@ impl Limits {
         }
     }
 
-    fn say(&self, user: &UserKey, at: &str, body: waypoint::engine::Body) {
-        self.app.handle(&waypoint::engine::Inbound {
+    /// One message from `user` at `at`; returns the reply texts.
+    fn say(&self, user: &UserKey, at: &str, body: waypoint::engine::Body) -> Vec<String> {
+        let outcome = self.app.handle(&waypoint::engine::Inbound {
             user: user.clone(),
             at: utc(at),
             language: Some(waypoint::locale::Locale::En),
@@ -526,6 +527,20 @@ impl Limits {
             body,
             sender: None,
         });
+        outcome.replies.into_iter().map(|r| r.text).collect()
+    }
+
+    /// Enrolled on Monday morning with a day count from that Monday: the one-day
+    /// milestone falls on Tuesday at 10:00.
+    fn enroll_counting_days(&self, user: &UserKey, program: bool) {
+        let monday = "2026-11-30T14:00:00Z";
+        self.enroll(user, monday, program);
+        let set = self.say(
+            user,
+            monday,
+            waypoint::engine::Body::Text("/sober 2026-11-30".into()),
+        );
+        assert!(!set.is_empty());
     }
 
     /// Consent and the clinic's zone; with `program`, the evening group.
@@ -601,15 +616,12 @@ fn scheduled_texts_keep_to_one_a_day_and_three_a_week_and_say_what_was_held() {
     assert_eq!(reasons, ["daily limit", "weekly limit", "weekly limit"]);
     assert!(record.held.iter().all(|h| h.what == "reminder"));
     // The person can see it.
-    let outcome = l.app.handle(&waypoint::engine::Inbound {
-        user: sms.clone(),
-        at: utc("2026-12-07T22:00:00Z"),
-        language: None,
-        chat: waypoint::engine::ChatKind::Private,
-        body: waypoint::engine::Body::Text("/privacy".into()),
-        sender: None,
-    });
-    let privacy = &outcome.replies[0].text;
+    let said = l.say(
+        &sms,
+        "2026-12-07T22:00:00Z",
+        waypoint::engine::Body::Text("/privacy".into()),
+    );
+    let privacy = &said[0];
     assert!(
         privacy
             .contains("held back by texting limits: 3 (latest: reminder 2026-12-06, weekly limit)"),
@@ -621,12 +633,7 @@ fn scheduled_texts_keep_to_one_a_day_and_three_a_week_and_say_what_was_held() {
 fn the_last_text_of_a_day_goes_to_the_session_reminder() {
     let l = Limits::new("");
     let sms = UserKey::new(Channel::Sms, ANA);
-    l.enroll(&sms, "2026-11-30T14:00:00Z", true);
-    l.say(
-        &sms,
-        "2026-11-30T14:00:00Z",
-        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
-    );
+    l.enroll_counting_days(&sms, true);
     l.deliver(&sms, "2026-11-30T21:00:00Z"); // Monday's reminder
     // Tuesday: the one-day milestone at 10:00 would use the day's only text, and a
     // reminder (for Wednesday) is due at 18:00: the milestone makes way.
@@ -649,12 +656,7 @@ fn the_last_text_of_a_day_goes_to_the_session_reminder() {
 fn scheduled_texts_wait_for_the_sending_window() {
     let l = Limits::new("send_window = \"11:00-20:00\"");
     let sms = UserKey::new(Channel::Sms, ANA);
-    l.enroll(&sms, "2026-11-30T14:00:00Z", false);
-    l.say(
-        &sms,
-        "2026-11-30T14:00:00Z",
-        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
-    );
+    l.enroll_counting_days(&sms, false);
     // The milestone is due at 10:00 local, before the window opens at 11:00.
     assert!(l.deliver(&sms, "2026-12-01T15:00:00Z").is_empty());
     assert!(l.record(&sms).held.is_empty(), "waiting, not dropped");
@@ -662,12 +664,7 @@ fn scheduled_texts_wait_for_the_sending_window() {
     assert_eq!(sent.len(), 1, "at 11:00");
     // The same person on Telegram would have had it at 10:00.
     let tg = UserKey::new(Channel::Telegram, "5002");
-    l.enroll(&tg, "2026-11-30T14:00:00Z", false);
-    l.say(
-        &tg,
-        "2026-11-30T14:00:00Z",
-        waypoint::engine::Body::Text("/sober 2026-11-30".into()),
-    );
+    l.enroll_counting_days(&tg, false);
     assert_eq!(l.deliver(&tg, "2026-12-01T15:00:00Z").len(), 1);
 }
 

@@ -16,6 +16,7 @@ use waypoint::delivery::Scheduler;
 use waypoint::engine::Engine;
 use waypoint::locale::Locale;
 use waypoint::store::Store;
+use waypoint::store::crypto::KeySource;
 use waypoint::tools::{eval, triage};
 use waypoint::user::{Channel, UserKey};
 
@@ -94,8 +95,17 @@ enum Command {
     /// Write the whole store to FILE (stop `waypoint run` first: the store has one user at
     /// a time, which is what makes the copy consistent).
     Backup { file: PathBuf },
-    /// Restore a backup into the data directory, which must be new or empty.
+    /// Restore a backup into the data directory, which must be new or empty. It opens
+    /// only with the master key it was made under.
     Restore { file: PathBuf },
+    /// Write a new random master key to FILE (readable by its owner only).
+    Keygen { file: PathBuf },
+    /// Re-wrap every data key under a new master key (stop `waypoint run` first). The
+    /// current key comes from the usual place; the new one from FILE, made if missing.
+    RotateKey {
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
     /// Create an invite link (and a printable QR code) that enrolls people in a program,
     /// or revoke one.
     Invite(InviteArgs),
@@ -183,6 +193,8 @@ fn main() -> Result<()> {
             | Command::Stats
             | Command::Backup { .. }
             | Command::Restore { .. }
+            | Command::Keygen { .. }
+            | Command::RotateKey { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let config = load_config(cli.config.as_deref())?;
@@ -307,6 +319,19 @@ fn main() -> Result<()> {
                 summary.entries,
                 dir.display()
             ));
+            // Sealed data is only as good as the key that opens it: say now, not at start.
+            Store::open(&dir)
+                .map(drop)
+                .map_err(|e| anyhow!("{e}"))
+                .context("restored, but it cannot be opened yet")
+        }
+        Command::Keygen { file } => {
+            emit(&waypoint::tools::keys::keygen(&file).map_err(|e| anyhow!("{e}"))?);
+            Ok(())
+        }
+        Command::RotateKey { new_key_file } => {
+            let dir = data_dir(cli.data.as_deref(), &config);
+            emit(&waypoint::tools::keys::rotate(&dir, &new_key_file).map_err(|e| anyhow!("{e}"))?);
             Ok(())
         }
         Command::Invite(args) => {
@@ -428,6 +453,12 @@ fn main() -> Result<()> {
                 },
             };
             let store = open_store(cli.data.as_deref(), &config)?;
+            if let KeySource::Fallback(path) = store.key_source() {
+                tracing::warn!(
+                    key_file = %path.display(),
+                    "no master key is configured: the store is sealed with a key kept beside it, which makes /forget final but does not protect a stolen disk; make one with `waypoint keygen FILE` and set WAYPOINT_MASTER_KEY_FILE (see SECURITY.md)"
+                );
+            }
             let app = Arc::new(App::staffed(engine, store.clone()));
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

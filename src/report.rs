@@ -281,22 +281,25 @@ pub fn export_csv(
     mut out: impl Write,
 ) -> Result<usize, ReportError> {
     write_row(&mut out, kind.header().iter().copied())?;
-    let mut written = 0;
+    let mut rows = Vec::new();
     for entry in store.records() {
         // The key is the person's chat id or phone number: it goes no further than here.
         let (_, record) = entry?;
         let alias = record.alias.as_deref().unwrap_or(NO_ALIAS);
         let program = record.program.as_deref().unwrap_or_default();
         for row in kind.rows(&record) {
-            let cells = [alias, program]
-                .into_iter()
-                .chain(row.iter().map(String::as_str));
-            write_row(&mut out, cells)?;
-            written += 1;
+            let mut cells = vec![alias.to_string(), program.to_string()];
+            cells.extend(row);
+            rows.push(cells);
         }
     }
+    // Records come in person-id order, which means nothing: sort by alias, then time.
+    rows.sort();
+    for row in &rows {
+        write_row(&mut out, row.iter().map(String::as_str))?;
+    }
     out.flush()?;
-    Ok(written)
+    Ok(rows.len())
 }
 
 fn write_row<'a>(

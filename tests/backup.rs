@@ -18,7 +18,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 
 /// A store with people on two channels, an invite, an opt-out and a queued message.
 fn populated(dir: &std::path::Path) -> Store {
-    let store = Store::open(dir).unwrap();
+    let store = Store::open_with_key(dir, common::master_key()).unwrap();
     let app = waypoint::app::App::new(common::engine(), std::sync::Arc::new(store.clone()));
     for user in [
         UserKey::new(Channel::Telegram, "1001"),
@@ -88,7 +88,7 @@ fn a_round_trip_keeps_every_tree() {
     let summary = Store::restore(&target, backup.as_slice()).unwrap();
     // Two records, the salt, an invite, an opt-out, a queued message.
     assert!(summary.trees >= 6 && summary.entries >= 6, "{summary:?}");
-    let restored = Store::open(&target).unwrap();
+    let restored = Store::open_with_key(&target, common::master_key()).unwrap();
     // Byte for byte, every tree: the restored store backs up to the same trees (the id
     // counter at the end — `I`, 8 bytes, `Z`, the checksum — only moves forward).
     let trees = |b: &[u8]| b[..b.len() - 42].to_vec();
@@ -154,6 +154,7 @@ fn the_commands_round_trip_through_files() {
     let file = dir.path().join("waypoint.backup");
     let waypoint = |args: &[&str], data: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .env("WAYPOINT_MASTER_KEY", common::MASTER_KEY_HEX)
             .arg("--data")
             .arg(data)
             .args(args)
@@ -202,7 +203,7 @@ fn a_restored_store_carries_on_numbering_alerts_and_messages() {
     };
     // A store that has been restarted: sled's id counter has jumped ahead.
     drop(populated(a.path()));
-    let store = Store::open(a.path()).unwrap();
+    let store = Store::open_with_key(a.path(), common::master_key()).unwrap();
     store.add_alerts(vec![alert("1")]).unwrap();
     let scheduled = Outgoing::new(
         UserKey::new(Channel::Telegram, "1"),
@@ -220,7 +221,7 @@ fn a_restored_store_carries_on_numbering_alerts_and_messages() {
     let b = tempfile::tempdir().unwrap();
     let target = b.path().join("restored");
     Store::restore(&target, backup.as_slice()).unwrap();
-    let restored = Store::open(&target).unwrap();
+    let restored = Store::open_with_key(&target, common::master_key()).unwrap();
     restored.add_alerts(vec![alert("2")]).unwrap();
     assert_eq!(
         restored.alerts().unwrap().len(),
@@ -232,4 +233,50 @@ fn a_restored_store_carries_on_numbering_alerts_and_messages() {
         assert!(restored.is_durable(&key), "restored messages can be sent");
     }
     assert!(!b.path().join("restored.restoring").exists());
+}
+
+#[test]
+fn a_backup_is_still_sealed_and_opens_only_with_its_master_key() {
+    let a = tempfile::tempdir().unwrap();
+    let backup = bytes_of(&populated(a.path()));
+    // The chat id, the phone number and an answer (the time zone) are nowhere in clear.
+    for secret in ["1001", "+15551230001", "15551230001", "America/Chicago"] {
+        assert!(
+            !backup.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is readable in the backup"
+        );
+    }
+    let b = tempfile::tempdir().unwrap();
+    let target = b.path().join("restored");
+    Store::restore(&target, backup.as_slice()).unwrap();
+    let other = waypoint::store::crypto::Secret::random().unwrap();
+    let err = Store::open_with_key(&target, other)
+        .err()
+        .expect("another key is refused");
+    assert!(
+        matches!(err, waypoint::store::StoreError::WrongMasterKey { .. }),
+        "{err}"
+    );
+    // The restore command says so at once when no key that opens it is configured.
+    let file = b.path().join("backup");
+    std::fs::write(&file, &backup).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .env_remove("WAYPOINT_MASTER_KEY")
+        .env_remove("WAYPOINT_MASTER_KEY_FILE")
+        .arg("--data")
+        .arg(b.path().join("elsewhere"))
+        .args(["restore", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no master key is configured"), "{stderr}");
+    // With its key, it opens and means the same.
+    let restored = Store::open_with_key(&target, common::master_key()).unwrap();
+    assert!(matches!(
+        restored
+            .load(&UserKey::new(Channel::Telegram, "1001"))
+            .unwrap(),
+        Stored::Found(_)
+    ));
 }

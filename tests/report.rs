@@ -248,7 +248,7 @@ fn an_empty_store_has_no_rates() {
 #[test]
 fn each_export_has_its_header_and_one_row_per_item() {
     let (_dir, store) = clinic();
-    // Rows come in store-key order (sms:, term:, tg:), each person's oldest first.
+    // Rows are sorted by alias as stored (before a leading `'` defuses it), then time.
     let cases: [(ExportKind, &[&str]); 3] = [
         (
             ExportKind::Rsvps,
@@ -264,19 +264,19 @@ fn each_export_has_its_header_and_one_row_per_item() {
             ExportKind::Checkins,
             &[
                 "alias,program,started_utc,mood,use,reach_out",
-                "'-Cy,evening,2026-11-04T22:00:00Z,5,undisclosed,yes",
                 "(no alias),evening,2026-11-04T22:00:00Z,4,no,no",
                 "(no alias),evening,2026-11-11T22:00:00Z,,,",
                 "(no alias),evening,2026-11-18T22:00:00Z,2,,",
+                "'-Cy,evening,2026-11-04T22:00:00Z,5,undisclosed,yes",
             ],
         ),
         (
             ExportKind::Escalations,
             &[
                 "alias,program,at_utc,reason,detail",
-                "'-Cy,evening,2026-11-04T22:02:00Z,reach_out,",
                 "(no alias),evening,2026-11-18T22:00:00Z,missed_checkins,2",
                 "(no alias),evening,2026-11-18T22:03:00Z,low_mood,2",
+                "'-Cy,evening,2026-11-04T22:02:00Z,reach_out,",
                 r#""Ana, R.",evening,2026-12-02T21:00:00Z,absent,2026-12-02T23:00:00Z"#,
             ],
         ),

@@ -1,9 +1,9 @@
-//! The `alerts` tree: `<id BE>` -> alert for the staff group. Each alert names its
-//! person, so `/forget` scans this tree too.
+//! The `alerts` tree: `<id BE>` -> alert for the staff group, sealed for the person it is
+//! about, so `/forget` scans this tree too (by the person id in clear).
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, decode, encode};
+use super::{Store, StoreError};
 use crate::engine::state::EscalationReason;
 use crate::user::UserKey;
 use chrono::{DateTime, Utc};
@@ -36,7 +36,10 @@ impl Store {
         for mut alert in alerts {
             // Short ids: staff type and read them ("#12").
             alert.id = self.db.generate_id()? + 1;
-            tree.insert(alert.id.to_be_bytes(), encode(&alert)?)?;
+            tree.insert(
+                alert.id.to_be_bytes(),
+                self.seal_for(&alert.user, ALERTS, &alert)?,
+            )?;
             out.push(alert);
         }
         if !out.is_empty() {
@@ -49,7 +52,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in self.db.open_tree(ALERTS)?.iter() {
             let (_, value) = entry?;
-            if let Some(alert) = decode::<Alert>(&value) {
+            if let Some(alert) = self.open_sealed::<Alert>(ALERTS, &value)? {
                 out.push(alert);
             }
         }
@@ -57,17 +60,17 @@ impl Store {
     }
 
     pub fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
-        Ok(self
-            .db
-            .open_tree(ALERTS)?
-            .get(id.to_be_bytes())?
-            .and_then(|v| decode::<Alert>(&v)))
+        match self.db.open_tree(ALERTS)?.get(id.to_be_bytes())? {
+            Some(value) => self.open_sealed(ALERTS, &value),
+            None => Ok(None),
+        }
     }
 
     pub fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.db
-            .open_tree(ALERTS)?
-            .insert(alert.id.to_be_bytes(), encode(alert)?)?;
+        self.db.open_tree(ALERTS)?.insert(
+            alert.id.to_be_bytes(),
+            self.seal_for(&alert.user, ALERTS, alert)?,
+        )?;
         Ok(())
     }
 

@@ -6,7 +6,8 @@
 //! store's id counter (u64: alert ids and outbox numbers continue after it), then `Z` and
 //! the SHA-256 of everything before it. Taken from a store no other process has open (the
 //! store's lock guarantees it), so it is a consistent snapshot. Values are copied as
-//! they are stored: whatever protects them on disk protects them in the backup too.
+//! they are stored, sealed, and the master key is not in the file: a backup opens only
+//! with the master key of the store it came from.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -136,11 +137,13 @@ impl Store {
         Ok(summary)
     }
 
+    /// Writes the trees into a bare sled directory: opening a `Store` there would make
+    /// keys of its own, and the restored store must keep the ones in the backup.
     fn build(dir: &Path, trees: Trees<'_>, next_id: u64) -> Result<Summary, BackupError> {
-        let store = Store::open(dir)?;
+        let db = super::open_db(dir)?;
         let mut summary = Summary::default();
         for (name, entries) in trees {
-            let tree = store.db.open_tree(name).map_err(StoreError::from)?;
+            let tree = db.open_tree(name).map_err(StoreError::from)?;
             summary.trees += 1;
             for (k, v) in entries {
                 tree.insert(k, v).map_err(StoreError::from)?;
@@ -148,8 +151,8 @@ impl Store {
             }
         }
         // Carry on from the original's id counter.
-        while store.db.generate_id().map_err(StoreError::from)? < next_id {}
-        store.flush()?;
+        while db.generate_id().map_err(StoreError::from)? < next_id {}
+        db.flush().map_err(StoreError::from)?;
         Ok(summary)
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::crypto::PersonId;
 use super::{DUE, MEMBERS, Store, StoreError};
 use crate::engine::Job;
 use crate::user::UserKey;
@@ -14,21 +15,25 @@ pub struct DueEntry {
     pub tag: u8,
 }
 
-/// `<millis BE><user key>\0<tag>`: sorted by time, so "what is due" is one range read.
-pub(super) fn due_key(user: &UserKey, job: &Job) -> Vec<u8> {
-    let user = user.to_string();
-    let mut key = Vec::with_capacity(8 + user.len() + 2);
-    key.extend_from_slice(&millis(job.at).to_be_bytes());
-    key.extend_from_slice(user.as_bytes());
-    key.push(0);
-    key.push(job.kind.tag());
+/// `<millis BE><person id><tag>`: sorted by time, so "what is due" is one range read.
+pub(super) fn due_key(pid: &PersonId, job: &Job) -> Vec<u8> {
+    raw_due_key(job.at, pid, job.kind.tag())
+}
+
+fn raw_due_key(at: DateTime<Utc>, pid: &PersonId, tag: u8) -> Vec<u8> {
+    let mut key = Vec::with_capacity(DUE_KEY_LEN);
+    key.extend_from_slice(&millis(at).to_be_bytes());
+    key.extend_from_slice(pid);
+    key.push(tag);
     key
 }
 
-pub(super) fn member_key(program: &str, user: &UserKey) -> Vec<u8> {
+const DUE_KEY_LEN: usize = 8 + 16 + 1;
+
+pub(super) fn member_key(program: &str, pid: &PersonId) -> Vec<u8> {
     let mut key = program.as_bytes().to_vec();
     key.push(0);
-    key.extend_from_slice(user.to_string().as_bytes());
+    key.extend_from_slice(pid);
     key
 }
 
@@ -36,25 +41,22 @@ fn millis(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
-fn parse_due(key: &[u8]) -> Option<DueEntry> {
+/// A due key's moment, person and tag.
+fn parse_due(key: &[u8]) -> Option<(DateTime<Utc>, PersonId, u8)> {
+    if key.len() != DUE_KEY_LEN {
+        return None;
+    }
     let (time, rest) = key.split_first_chunk::<8>()?;
-    let (&tag, rest) = rest.split_last()?;
-    let user = std::str::from_utf8(rest.strip_suffix(&[0])?).ok()?;
-    Some(DueEntry {
-        at: DateTime::from_timestamp_millis(i64::try_from(u64::from_be_bytes(*time)).ok()?)?,
-        user: UserKey::parse(user)?,
-        tag,
-    })
+    let (pid, rest) = rest.split_first_chunk::<16>()?;
+    let at = DateTime::from_timestamp_millis(i64::try_from(u64::from_be_bytes(*time)).ok()?)?;
+    Some((at, *pid, rest[0]))
 }
 
-/// Whether an index key belongs to `user` (for forgetting a record that cannot be read).
-pub(super) fn names_user(tree: &str, key: &[u8], user: &UserKey) -> bool {
+/// Whether an index key belongs to `pid` (for forgetting a record that cannot be read).
+pub(super) fn names_person(tree: &str, key: &[u8], pid: &PersonId) -> bool {
     match tree {
-        DUE => parse_due(key).is_some_and(|e| e.user == *user),
-        MEMBERS => key
-            .iter()
-            .position(|&b| b == 0)
-            .is_some_and(|i| key[i + 1..] == *user.to_string().as_bytes()),
+        DUE => parse_due(key).is_some_and(|(_, of, _)| of == *pid),
+        MEMBERS => key.ends_with(pid) && key.len() > pid.len() && key[key.len() - 17] == 0,
         _ => false,
     }
 }
@@ -63,14 +65,24 @@ impl Store {
     /// Scheduled moments at or before `now`, earliest first, at most `limit`.
     pub fn due_until(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueEntry>, StoreError> {
         let end = (millis(now) + 1).to_be_bytes();
+        self.read_due(self.due.range(..end.as_slice()), limit)
+    }
+
+    /// Due entries with their people resolved. An entry that names no readable record
+    /// (a key that is not ours, a person whose data key is gone) is removed, which keeps
+    /// the scheduler from spinning on it.
+    fn read_due(&self, keys: sled::Iter, limit: usize) -> Result<Vec<DueEntry>, StoreError> {
         let mut out = Vec::new();
-        for key in self.due.range(..end.as_slice()).keys().take(limit) {
+        for key in keys.keys().take(limit) {
             let key = key?;
-            match parse_due(&key) {
+            let resolved = match parse_due(&key) {
+                Some((at, pid, tag)) => self.user_of(&pid)?.map(|user| DueEntry { at, user, tag }),
+                None => None,
+            };
+            match resolved {
                 Some(entry) => out.push(entry),
                 None => {
-                    // Not ours to interpret; removing it keeps the scheduler from spinning.
-                    tracing::error!("dropping an unreadable due-index key");
+                    tracing::error!("dropping a due-index entry whose record cannot be read");
                     self.due.remove(key)?;
                 }
             }
@@ -84,7 +96,7 @@ impl Store {
             .due
             .first()?
             .and_then(|(k, _)| parse_due(&k))
-            .map(|e| e.at))
+            .map(|(at, _, _)| at))
     }
 
     /// Scheduled moments in `[from, to)`, earliest first.
@@ -94,13 +106,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<DueEntry>, StoreError> {
         let (a, b) = (millis(from).to_be_bytes(), millis(to).to_be_bytes());
-        let mut out = Vec::new();
-        for key in self.due.range(a.as_slice()..b.as_slice()).keys() {
-            if let Some(entry) = parse_due(&key?) {
-                out.push(entry);
-            }
-        }
-        Ok(out)
+        self.read_due(self.due.range(a.as_slice()..b.as_slice()), usize::MAX)
     }
 
     /// Everyone enrolled in `program`.
@@ -110,10 +116,10 @@ impl Store {
         let mut out = Vec::new();
         for key in self.members.scan_prefix(&prefix).keys() {
             let key = key?;
-            if let Some(user) = std::str::from_utf8(&key[prefix.len()..])
-                .ok()
-                .and_then(UserKey::parse)
-            {
+            let Ok(pid) = PersonId::try_from(&key[prefix.len()..]) else {
+                continue;
+            };
+            if let Some(user) = self.user_of(&pid)? {
                 out.push(user);
             }
         }
@@ -122,11 +128,8 @@ impl Store {
 
     /// Removes one due entry (one whose person no longer holds that job).
     pub fn remove_due(&self, entry: &DueEntry) -> Result<(), StoreError> {
-        let mut key = millis(entry.at).to_be_bytes().to_vec();
-        key.extend_from_slice(entry.user.to_string().as_bytes());
-        key.push(0);
-        key.push(entry.tag);
-        self.due.remove(key)?;
+        self.due
+            .remove(raw_due_key(entry.at, &self.pid(&entry.user), entry.tag))?;
         Ok(())
     }
 

@@ -1,24 +1,30 @@
 //! The embedded sled store: the only module that knows sled.
 //!
-//! Layout: one tree per kind of record. Every key that concerns a person starts with
-//! `<user key>\0`, in every tree, so `/forget` finds all of them with a prefix scan over
-//! every tree there is — including trees added by later features. Values are
-//! `[schema version byte] ++ JSON`.
+//! Layout: one tree per kind of record. A person appears in keys only as their person id,
+//! `HMAC(index key, user key)` shortened to 16 bytes, never as a chat id or number. Every
+//! key that concerns a person starts with that id, in every tree, so `/forget` finds all
+//! of them with a prefix scan over every tree there is — including trees added by later
+//! features. Every value about a person is sealed under their own data key (see
+//! `keyring.rs`); other values are `[schema version byte] ++ JSON`.
 //!
-//! Three indexes are ordered by something else, and `/forget` clears them explicitly:
-//! - `due`: `<UTC millis, big-endian><user key>\0<job tag>`, the scheduler's index. It
+//! Four indexes are ordered by something else, and `/forget` clears them explicitly:
+//! - `due`: `<UTC millis, big-endian><person id><job tag>`, the scheduler's index. It
 //!   mirrors the `jobs` of each record exactly; both change in one transaction.
-//! - `members`: `<program id>\0<user key>`, who is in which program (same transaction).
-//! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each naming its person.
-//! - `alerts`: `<id>`, alerts for the staff group, each naming its person.
+//! - `members`: `<program id>\0<person id>`, who is in which program (same transaction).
+//! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each sealed for its
+//!   person.
+//! - `alerts`: `<id>`, alerts for the staff group, each sealed for its person.
 //!
-//! One tree deliberately survives `/forget`: `sms_opt_outs` (salted hashes; see
+//! One tree deliberately survives `/forget`: `sms_opt_outs` (keyed hashes; see
 //! `texting.rs`), because carriers require an opt-out to be kept.
 
 mod alerts;
 mod backup;
+pub mod crypto;
 mod index;
 mod invites;
+mod keyring;
+mod migrate;
 mod outbox;
 mod texting;
 
@@ -35,7 +41,10 @@ use crate::engine::{Stored, UserRecord};
 use crate::user::UserKey;
 pub use alerts::Alert;
 pub use backup::{BackupError, Summary as BackupSummary};
+use crypto::{KeyError, KeySource, PersonId, Secret};
 pub use index::DueEntry;
+pub use keyring::Rotation;
+use keyring::{INDEX_KEY, KEYS, open_with, seal_with};
 pub use outbox::{OutboxKey, Outgoing, Priority};
 pub use texting::Offered;
 
@@ -49,9 +58,11 @@ const META: &str = "meta";
 const DUE: &str = "due";
 const MEMBERS: &str = "members";
 const OUTBOX: &str = "outbox";
-/// Trees whose keys do not start with the user key; `forget` clears them by other means.
+/// Trees whose keys do not start with the person id; `forget` clears them by other means.
 const INDEXES: [&str; 4] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS];
 const SALT_KEY: &[u8] = b"log_salt";
+/// Set in `meta` once a store written before encryption at rest has been converted.
+const MIGRATED: &[u8] = b"sealed_layout";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -65,6 +76,18 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("cannot encode a record: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error(
+        "the master key from {origin} does not open the store in {dir}: it was made with another key (use that key, or restore a backup made under the current one)"
+    )]
+    WrongMasterKey { dir: PathBuf, origin: KeySource },
+    #[error(
+        "the store in {0} is encrypted, but no master key is configured: set WAYPOINT_MASTER_KEY_FILE (or WAYPOINT_MASTER_KEY) to the key it was made with"
+    )]
+    NoMasterKey(PathBuf),
+    #[error("a person's data key is damaged and cannot be opened")]
+    KeyUnreadable,
 }
 
 /// A handle on the data directory; cheap to clone, safe to share between tasks.
@@ -75,7 +98,13 @@ pub struct Store {
     due: sled::Tree,
     members: sled::Tree,
     outbox: sled::Tree,
+    keys: sled::Tree,
     salt: [u8; 16],
+    /// Wraps the data keys and the index key; never written to the store.
+    master: Arc<Secret>,
+    /// Turns user keys into person ids.
+    index: Arc<Secret>,
+    key_source: Arc<KeySource>,
     /// Outbox entries with a sequence number below this are on disk (see
     /// [`Store::is_durable`]).
     durable_below: Arc<AtomicU64>,
@@ -94,37 +123,34 @@ const LOCK_WAIT_MS: u64 = 2000;
 const STRIPES: usize = 64;
 
 impl Store {
-    /// Opens (or creates) the store in `dir`. A second process gets [`StoreError::Locked`].
+    /// Opens (or creates) the store in `dir` with the master key from the environment
+    /// (see [`crypto::master_key`]). A second process gets [`StoreError::Locked`].
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-            dir: dir.to_path_buf(),
-            source: sled::Error::Io(e),
-        })?;
-        // A store just closed in this process may hold its file lock for a moment while
-        // sled's background thread winds down: wait briefly before calling it "in use".
-        let mut waited = 0;
-        let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .cache_capacity(CACHE_BYTES)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(sled::Error::Io(io)) if is_lock_error(&io) && waited < LOCK_WAIT_MS => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                    waited += 50;
-                }
-                Err(sled::Error::Io(io)) if is_lock_error(&io) => {
-                    return Err(StoreError::Locked(dir.to_path_buf()));
-                }
-                Err(other) => {
-                    return Err(StoreError::Open {
-                        dir: dir.to_path_buf(),
-                        source: other,
-                    });
-                }
-            }
+        let db = open_db(dir)?;
+        let is_new = db.open_tree(META)?.get(INDEX_KEY)?.is_none();
+        let (master, source) = match crypto::master_key(dir, is_new) {
+            Err(KeyError::Missing) => return Err(StoreError::NoMasterKey(dir.to_path_buf())),
+            other => other?,
         };
+        Store::assemble(dir, db, master, source)
+    }
+
+    /// Opens (or creates) the store in `dir` with `master` as its master key.
+    pub fn open_with_key(dir: &Path, master: Secret) -> Result<Store, StoreError> {
+        Store::assemble(dir, open_db(dir)?, master, KeySource::Given)
+    }
+
+    /// Where the master key came from (the fallback file earns a warning at start).
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
+    fn assemble(
+        dir: &Path,
+        db: sled::Db,
+        master: Secret,
+        source: KeySource,
+    ) -> Result<Store, StoreError> {
         let users = db.open_tree(USERS)?;
         let meta = db.open_tree(META)?;
         let salt = match meta.get(SALT_KEY)? {
@@ -135,26 +161,43 @@ impl Store {
             }
             _ => {
                 let mut salt = [0u8; 16];
-                getrandom::fill(&mut salt).map_err(|e| {
-                    StoreError::Sled(sled::Error::Io(std::io::Error::other(e.to_string())))
-                })?;
+                getrandom::fill(&mut salt).map_err(|e| KeyError::Random(e.to_string()))?;
                 meta.insert(SALT_KEY, &salt)?;
                 meta.flush()?;
                 salt
             }
         };
-        Ok(Store {
+        let Some(index) = keyring::index_key(&meta, &master)? else {
+            return Err(StoreError::WrongMasterKey {
+                dir: dir.to_path_buf(),
+                origin: source,
+            });
+        };
+        let store = Store {
             users,
             due: db.open_tree(DUE)?,
             members: db.open_tree(MEMBERS)?,
             outbox: db.open_tree(OUTBOX)?,
+            keys: db.open_tree(KEYS)?,
             // Everything found at opening is on disk.
             durable_below: Arc::new(AtomicU64::new(db.generate_id()?)),
             pending: Arc::default(),
             stripes: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
             db,
             salt,
-        })
+            master: Arc::new(master),
+            index: Arc::new(index),
+            key_source: Arc::new(source),
+        };
+        if !meta.contains_key(MIGRATED)? {
+            let moved = migrate::seal_legacy(&store)?;
+            if moved > 0 {
+                tracing::info!(moved, "sealed a store written before encryption at rest");
+            }
+            meta.insert(MIGRATED, &[][..])?;
+            store.db.flush()?;
+        }
+        Ok(store)
     }
 
     /// The random salt for pseudonymous log ids, created with the store.
@@ -165,13 +208,25 @@ impl Store {
     /// The person's record; an undecodable one is [`Stored::Unreadable`], not an error, so
     /// that one bad record never stops the others or the crisis reply.
     pub fn load(&self, user: &UserKey) -> Result<Stored, StoreError> {
-        Ok(match self.users.get(user_prefix(user))? {
+        Ok(match self.users.get(self.pid(user))? {
             None => Stored::Nothing,
-            Some(bytes) => match decode::<UserRecord>(&bytes) {
-                Some(record) => Stored::Found(record),
-                None => Stored::Unreadable,
-            },
+            Some(bytes) => {
+                match self.open_sealed::<Envelope<UserKey, UserRecord>>(USERS, &bytes)? {
+                    Some(found) if found.user == *user => Stored::Found(found.record),
+                    _ => Stored::Unreadable,
+                }
+            }
         })
+    }
+
+    /// Who a person id stands for, read from their record.
+    fn user_of(&self, pid: &PersonId) -> Result<Option<UserKey>, StoreError> {
+        let Some(bytes) = self.users.get(pid)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .open_sealed::<Envelope<UserKey, serde::de::IgnoredAny>>(USERS, &bytes)?
+            .map(|found| found.user))
     }
 
     pub fn save(
@@ -193,17 +248,20 @@ impl Store {
         outgoing: &[Outgoing],
         durable: bool,
     ) -> Result<(), StoreError> {
-        let key = user_prefix(user);
-        let value = encode(record)?;
+        let pid = self.pid(user);
+        let data_key = self
+            .data_key(&pid, true)?
+            .ok_or(StoreError::KeyUnreadable)?;
+        let value = seal_with(&data_key, &pid, USERS, &Envelope { user, record })?;
         let new_due: Vec<Vec<u8>> = record
             .jobs
             .iter()
-            .map(|j| index::due_key(user, j))
+            .map(|j| index::due_key(&pid, j))
             .collect();
         let new_member = record
             .program
             .as_deref()
-            .map(|p| index::member_key(p, user));
+            .map(|p| index::member_key(p, &pid));
         let mut queued = Vec::with_capacity(outgoing.len());
         let mut ids = Vec::with_capacity(outgoing.len());
         {
@@ -212,7 +270,10 @@ impl Store {
                 let id = self.db.generate_id()?;
                 pending.insert(id);
                 ids.push(id);
-                queued.push((outbox::key(item, id), encode(item)?));
+                queued.push((
+                    outbox::key(item, id),
+                    self.seal_for(&item.user, OUTBOX, item)?,
+                ));
             }
         }
         let _committed = Committed {
@@ -221,14 +282,15 @@ impl Store {
         };
         let result = (&self.users, &self.due, &self.members, &self.outbox).transaction(
             |(users, due, members, outbox)| {
-                if let Some(old) = users.get(&key)?
-                    && let Some(old) = decode::<UserRecord>(&old)
+                if let Some(old) = users.get(pid)?
+                    && let Some(old) =
+                        open_with::<Envelope<UserKey, UserRecord>>(&data_key, &pid, USERS, &old)
                 {
-                    for job in &old.jobs {
-                        due.remove(index::due_key(user, job))?;
+                    for job in &old.record.jobs {
+                        due.remove(index::due_key(&pid, job))?;
                     }
-                    if let Some(p) = old.program.as_deref() {
-                        members.remove(index::member_key(p, user))?;
+                    if let Some(p) = old.record.program.as_deref() {
+                        members.remove(index::member_key(p, &pid))?;
                     }
                 }
                 for k in &new_due {
@@ -240,31 +302,29 @@ impl Store {
                 for (k, v) in &queued {
                     outbox.insert(&k.0[..], v.as_slice())?;
                 }
-                users.insert(key.as_slice(), value.as_slice())?;
+                users.insert(&pid[..], value.as_slice())?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             },
         );
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-            Err(TransactionError::Abort(())) => unreachable!("the transaction never aborts"),
-        }
+        committed(result)?;
         if durable {
             self.db.flush()?;
         }
         Ok(())
     }
 
-    /// Removes every record of `user` from every tree, then flushes. Returns how many
-    /// records were removed.
+    /// Destroys `user`'s data key and flushes (crypto-shredding: leftovers in sled's log
+    /// can no longer be opened), then removes every record of theirs from every tree and
+    /// flushes again. Returns how many records were removed.
     pub fn forget(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let pid = self.pid(user);
         let keys = self.keys_of(user)?;
-        let theirs: Vec<u64> = self
-            .alerts()?
-            .into_iter()
-            .filter(|a| a.user == *user)
-            .map(|a| a.id)
+        let theirs: Vec<u64> = keys
+            .iter()
+            .filter(|(tree, _)| tree == alerts::ALERTS)
+            .filter_map(|(_, key)| Some(u64::from_be_bytes(key.as_slice().try_into().ok()?)))
             .collect();
+        self.shred(&pid)?;
         for (tree, key) in &keys {
             self.db.open_tree(tree)?.remove(key)?;
         }
@@ -290,7 +350,7 @@ impl Store {
     /// Every (tree, key) that belongs to `user`, across all trees: what /forget removes.
     /// Index entries are found through the record; if it cannot be read, by scanning.
     pub fn keys_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let prefix = user_prefix(user);
+        let pid = self.pid(user);
         let mut out = Vec::new();
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).into_owned();
@@ -298,20 +358,20 @@ impl Store {
                 continue;
             }
             let tree = self.db.open_tree(&name)?;
-            for key in tree.scan_prefix(&prefix).keys() {
+            for key in tree.scan_prefix(pid).keys() {
                 out.push((name.clone(), key?.to_vec()));
             }
         }
         match self.load(user)? {
             Stored::Found(record) => {
                 for job in &record.jobs {
-                    let key = index::due_key(user, job);
+                    let key = index::due_key(&pid, job);
                     if self.due.contains_key(&key)? {
                         out.push((DUE.into(), key));
                     }
                 }
                 if let Some(p) = record.program.as_deref() {
-                    let key = index::member_key(p, user);
+                    let key = index::member_key(p, &pid);
                     if self.members.contains_key(&key)? {
                         out.push((MEMBERS.into(), key));
                     }
@@ -321,21 +381,23 @@ impl Store {
                 for (name, tree) in [(DUE, &self.due), (MEMBERS, &self.members)] {
                     for key in tree.iter().keys() {
                         let key = key?;
-                        if index::names_user(name, &key, user) {
+                        if index::names_person(name, &key, &pid) {
                             out.push((name.into(), key.to_vec()));
                         }
                     }
                 }
             }
         }
-        for (key, item) in self.outbox_items(usize::MAX)? {
-            if item.user == *user {
-                out.push((OUTBOX.into(), key.0.to_vec()));
-            }
-        }
-        for alert in self.alerts()? {
-            if alert.user == *user {
-                out.push((alerts::ALERTS.into(), alert.id.to_be_bytes().to_vec()));
+        // Sealed values name their person in clear: nothing needs opening here.
+        for (name, tree) in [
+            (OUTBOX, self.outbox.clone()),
+            (alerts::ALERTS, self.db.open_tree(alerts::ALERTS)?),
+        ] {
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                if keyring::owner(&value) == Some(pid) {
+                    out.push((name.into(), key.to_vec()));
+                }
             }
         }
         Ok(out)
@@ -362,21 +424,46 @@ impl Store {
         suffix: &[u8],
         value: &[u8],
     ) -> Result<(), StoreError> {
-        let mut key = user_prefix(user);
+        let mut key = self.pid(user).to_vec();
         key.extend_from_slice(suffix);
         self.db.open_tree(tree)?.insert(key, value)?;
         Ok(())
     }
 
+    /// Every sealed value stored for `user`, with its tree, as it lies on disk; for tests
+    /// of crypto-shredding only.
+    #[doc(hidden)]
+    pub fn sealed_values_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for (tree, key) in self.keys_of(user)? {
+            if let Some(value) = self.db.open_tree(&tree)?.get(key)?
+                && keyring::owner(&value).is_some()
+            {
+                out.push((tree, value.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a sealed value from `tree` still opens; for tests of crypto-shredding only.
+    #[doc(hidden)]
+    pub fn opens(&self, tree: &str, value: &[u8]) -> bool {
+        matches!(
+            self.open_sealed::<serde::de::IgnoredAny>(tree, value),
+            Ok(Some(_))
+        )
+    }
+
     /// Every readable record, in key order (for staff reports and exports: a full scan,
     /// never on a person's message path). Unreadable records are skipped.
     pub fn records(&self) -> impl Iterator<Item = Result<(UserKey, UserRecord), StoreError>> + '_ {
-        self.users.iter().filter_map(|entry| match entry {
-            Err(e) => Some(Err(e.into())),
-            Ok((key, value)) => {
-                let text = std::str::from_utf8(key.strip_suffix(&[0])?).ok()?;
-                let user = UserKey::parse(text)?;
-                decode::<UserRecord>(&value).map(|record| Ok((user, record)))
+        self.users.iter().filter_map(|entry| {
+            let found = entry.map_err(StoreError::from).and_then(|(_, value)| {
+                self.open_sealed::<Envelope<UserKey, UserRecord>>(USERS, &value)
+            });
+            match found {
+                Err(e) => Some(Err(e)),
+                Ok(found) => found.map(|f| Ok((f.user, f.record))),
             }
         })
     }
@@ -475,6 +562,40 @@ impl Store {
     }
 }
 
+/// Opens sled in `dir` (made if missing), waiting briefly for a lock about to be released.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        dir: dir.to_path_buf(),
+        source: sled::Error::Io(e),
+    })?;
+    // A store just closed in this process may hold its file lock for a moment while
+    // sled's background thread winds down: wait briefly before calling it "in use".
+    let mut waited = 0;
+    let db = loop {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+        {
+            Ok(db) => break db,
+            Err(sled::Error::Io(io)) if is_lock_error(&io) && waited < LOCK_WAIT_MS => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                waited += 50;
+            }
+            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                return Err(StoreError::Locked(dir.to_path_buf()));
+            }
+            Err(other) => {
+                return Err(StoreError::Open {
+                    dir: dir.to_path_buf(),
+                    source: other,
+                });
+            }
+        }
+    };
+    Ok(db)
+}
+
 /// A poisoned lock still guards valid data (a panic elsewhere cannot corrupt `()` or a
 /// set of numbers); keep going.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -497,12 +618,21 @@ impl Drop for Committed<'_> {
     }
 }
 
-/// `<user key>\0`: the prefix of every key of a person, and the whole key of their
-/// record in `users`.
-fn user_prefix(user: &UserKey) -> Vec<u8> {
-    let mut key = user.to_string().into_bytes();
-    key.push(0);
-    key
+/// A record in `users`: who it is about (the key holds only their person id) and what
+/// is kept.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope<U, R> {
+    user: U,
+    record: R,
+}
+
+/// A transaction's outcome; ours never abort.
+fn committed<T>(result: Result<T, TransactionError<()>>) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+        Err(TransactionError::Abort(())) => unreachable!("the transaction never aborts"),
+    }
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, decode, encode};
+use super::{OUTBOX, Store, StoreError, keyring};
 use crate::engine::Reply;
 use crate::user::{Channel, UserKey};
 
@@ -99,7 +99,8 @@ impl Store {
     pub fn enqueue(&self, items: &[Outgoing]) -> Result<(), StoreError> {
         for item in items {
             let k = key(item, self.db.generate_id()?);
-            self.outbox.insert(k, encode(item)?)?;
+            self.outbox
+                .insert(k, self.seal_for(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }
@@ -133,9 +134,10 @@ impl Store {
                 self.outbox.remove(k)?;
                 continue;
             }
-            match decode::<Outgoing>(&v) {
+            match self.open_sealed::<Outgoing>(OUTBOX, &v)? {
                 Some(item) => out.push((OutboxKey(k.to_vec()), item)),
                 None => {
+                    // Damaged, or its person's key is gone: it can never be sent.
                     tracing::error!("dropping an unreadable outbox entry");
                     self.outbox.remove(k)?;
                 }
@@ -144,25 +146,31 @@ impl Store {
         Ok(out)
     }
 
-    /// The message was sent (or given up on).
+    /// The message was sent (or given up on). The data key of someone who never
+    /// consented goes with their last message: nothing of theirs stays.
     pub fn outbox_remove(&self, key: &OutboxKey) -> Result<(), StoreError> {
-        self.outbox.remove(key)?;
+        if let Some(pid) = self.outbox.remove(key)?.and_then(|v| keyring::owner(&v)) {
+            self.release_unused_key(&pid)?;
+        }
         Ok(())
     }
 
     /// Records a failed attempt (attempts, backoff) in place.
     pub fn outbox_update(&self, key: &OutboxKey, item: &Outgoing) -> Result<(), StoreError> {
         if self.outbox.contains_key(key)? {
-            self.outbox.insert(key, encode(item)?)?;
+            self.outbox
+                .insert(key, self.seal_for(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }
 
     /// Drops everything queued for `user` (they blocked the bot). Returns how many.
     pub fn outbox_drop_user(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let pid = self.pid(user);
         let mut n = 0;
-        for (k, item) in self.outbox_for(user.channel, usize::MAX)? {
-            if item.user == *user {
+        for entry in self.outbox.iter() {
+            let (k, v) = entry?;
+            if keyring::owner(&v) == Some(pid) {
                 self.outbox.remove(k)?;
                 n += 1;
             }

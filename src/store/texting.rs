@@ -1,16 +1,18 @@
 //! What the SMS channel keeps beyond a person's record.
 //!
-//! - `sms_opt_outs`: `sha256(salt, "opt-out", user key)` -> the opt-out's date. Carriers
-//!   require an opt-out to be honoured for good, so this tree outlives `/forget`; it holds
-//!   a salted hash, never the number, so it names no one to a reader of the disk.
-//! - `sms_choices`: `<user key>\0` -> the button data of the last numbered choices the
-//!   person was offered, so a bare "2" can answer them after a restart. Keyed like every
-//!   record of a person, so `/forget` removes it.
+//! - `sms_opt_outs`: `HMAC(index key, "opt-out", user key)` -> the opt-out's date.
+//!   Carriers require an opt-out to be honoured for good, so this tree outlives `/forget`;
+//!   without the master key (which unwraps the index key) its entries cannot be matched
+//!   to a number, not even by trying every number. Stores from before encryption at rest
+//!   kept `sha256(salt, …)` instead; those entries are still honoured.
+//! - `sms_choices`: `<person id>` -> the button data of the last numbered choices the
+//!   person was offered (sealed), so a bare "2" can answer them after a restart. Keyed
+//!   like every record of a person, so `/forget` removes it.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, decode, encode, user_prefix};
+use super::{Store, StoreError, encode};
 use crate::user::UserKey;
 
 /// Numbered choices sent to a person: the button data behind 1, 2, 3…
@@ -23,10 +25,15 @@ pub struct Offered {
 }
 
 const OPT_OUTS: &str = "sms_opt_outs";
-const CHOICES: &str = "sms_choices";
+pub(super) const CHOICES: &str = "sms_choices";
 
 impl Store {
     fn opt_out_key(&self, user: &UserKey) -> [u8; 32] {
+        self.index.mac(&[b"opt-out", user.to_string().as_bytes()])
+    }
+
+    /// The key an opt-out had before encryption at rest.
+    fn legacy_opt_out_key(&self, user: &UserKey) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(self.salt);
         hasher.update(b"opt-out\0");
@@ -48,32 +55,31 @@ impl Store {
             tree.insert(key, encode(&at)?)?;
         } else {
             tree.remove(key)?;
+            tree.remove(self.legacy_opt_out_key(user))?;
         }
         tree.flush()?;
         Ok(())
     }
 
     pub fn is_opted_out(&self, user: &UserKey) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .open_tree(OPT_OUTS)?
-            .contains_key(self.opt_out_key(user))?)
+        let tree = self.db.open_tree(OPT_OUTS)?;
+        Ok(tree.contains_key(self.opt_out_key(user))?
+            || tree.contains_key(self.legacy_opt_out_key(user))?)
     }
 
     /// Keeps the choices a person was just offered (replacing earlier ones).
     pub fn remember_choices(&self, user: &UserKey, offered: &Offered) -> Result<(), StoreError> {
         self.db
             .open_tree(CHOICES)?
-            .insert(user_prefix(user), encode(offered)?)?;
+            .insert(self.pid(user), self.seal_for(user, CHOICES, offered)?)?;
         Ok(())
     }
 
     /// The choices last offered, if any were kept.
     pub fn choices(&self, user: &UserKey) -> Result<Option<Offered>, StoreError> {
-        Ok(self
-            .db
-            .open_tree(CHOICES)?
-            .get(user_prefix(user))?
-            .and_then(|v| decode(&v)))
+        match self.db.open_tree(CHOICES)?.get(self.pid(user))? {
+            Some(value) => self.open_sealed(CHOICES, &value),
+            None => Ok(None),
+        }
     }
 }

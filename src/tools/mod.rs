@@ -1,7 +1,8 @@
-//! Authoring and quality tools behind the CLI: `triage`, `eval` and `check` (with its
-//! texting table). They run the
+//! Authoring, quality and key tools behind the CLI: `triage`, `eval`, `check` (with its
+//! texting table), `keygen` and `rotate-key`. They run the
 //! same engine as the channels, so what they show is what a person would get.
 
 pub mod eval;
+pub mod keys;
 pub mod texting;
 pub mod triage;

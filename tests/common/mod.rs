@@ -17,6 +17,16 @@ use waypoint::locale::Locale;
 use waypoint::store::Store;
 use waypoint::user::{Channel, UserKey};
 
+/// A fixed master key for tests that open one store from several places (a backup and
+/// its restore, the binary and this process).
+#[allow(dead_code)]
+pub const MASTER_KEY_HEX: &str = "5e1f0c3a9b7d2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d0f";
+
+#[allow(dead_code)]
+pub fn master_key() -> waypoint::store::crypto::Secret {
+    waypoint::store::crypto::Secret::from_hex(MASTER_KEY_HEX, "tests").unwrap()
+}
+
 pub fn messages_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }

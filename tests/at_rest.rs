@@ -1,0 +1,402 @@
+//! Encryption at rest: what a reader of the data directory (or a backup) can and cannot
+//! learn, crypto-shredding on `/forget`, per-person keys, key rotation, and the move of a
+//! store written before encryption.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::Duration;
+use waypoint::engine::state::EscalationReason;
+use waypoint::engine::{Job, JobKind, Reply, Stored, UserRecord};
+use waypoint::locale::Locale;
+use waypoint::store::crypto::Secret;
+use waypoint::store::{Alert, Offered, Outgoing, Priority, Store, StoreError};
+use waypoint::user::{Channel, UserKey};
+
+const CHAT_ID: &str = "7391046251";
+const PHONE: &str = "+15557654321";
+const ALIAS: &str = "Marguerite-Q";
+const MARKER: &str = "zebra-quokka-7731";
+
+/// Everything a person can leave in the store: a record with an alias, a reminder and a
+/// program, a crisis alert carrying their words, a queued message, offered choices and
+/// an opt-out.
+fn fill(store: &Store, user: &UserKey, words: &str) {
+    let mut record = UserRecord::new(Locale::En, common::t0());
+    record.alias = Some(format!("{ALIAS} {words}"));
+    record.timezone = Some("America/Chicago".into());
+    record.program = Some("evening".into());
+    record.share_crisis_text = true;
+    record.jobs.push(Job {
+        at: common::t0() + Duration::hours(3),
+        kind: JobKind::Reminder {
+            session: common::t0() + Duration::hours(5),
+        },
+    });
+    store.save(user, &record, true).unwrap();
+    store
+        .add_alerts(vec![Alert {
+            id: 0,
+            user: user.clone(),
+            alias: format!("{ALIAS} {words}"),
+            program: Some("evening".into()),
+            reason: EscalationReason::Crisis,
+            at: common::t0(),
+            text: Some(format!("I can't go on {words}")),
+            claimed_by: None,
+            done: false,
+            posted: false,
+        }])
+        .unwrap();
+    let reply = Reply {
+        text: format!("Group tonight {words}"),
+        buttons: Vec::new(),
+        urgent: false,
+    };
+    store
+        .enqueue(&[Outgoing::new(user.clone(), reply, Priority::Scheduled)])
+        .unwrap();
+    let offered = Offered {
+        choices: vec![format!("r:{words}")],
+        urgent: false,
+        at: common::t0(),
+    };
+    store.remember_choices(user, &offered).unwrap();
+    store.set_opted_out(user, true, common::t0()).unwrap();
+    store.flush().unwrap();
+}
+
+/// Every file under `dir`, read whole.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn found_in(dir: &Path, needle: &str) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn without_the_master_key_the_data_directory_reveals_no_chat_id_alias_or_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    let telegram = UserKey::new(Channel::Telegram, CHAT_ID);
+    let sms = UserKey::new(Channel::Sms, PHONE);
+    fill(&store, &telegram, MARKER);
+    fill(&store, &sms, MARKER);
+    assert!(matches!(store.load(&telegram).unwrap(), Stored::Found(_)));
+    drop(store);
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "a configured key is never written to the data directory"
+    );
+    for needle in [
+        CHAT_ID,
+        PHONE,
+        &PHONE[1..],
+        ALIAS,
+        MARKER,
+        "America/Chicago",
+        "can't go on",
+        "Group tonight",
+        common::MASTER_KEY_HEX,
+    ] {
+        assert_eq!(
+            found_in(dir.path(), needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    // Not even the record's shape: no JSON field name of a record is in clear.
+    for field in ["\"timezone\"", "\"alias\"", "\"share_crisis_text\""] {
+        assert_eq!(found_in(dir.path(), field), Vec::<String>::new(), "{field}");
+    }
+}
+
+#[test]
+fn a_forgotten_persons_marker_is_nowhere_and_their_leftovers_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+    let ben = UserKey::new(Channel::Telegram, "5550001");
+    fill(&store, &ana, MARKER);
+    fill(&store, &ben, "other-person");
+    // What Ana's records look like on disk, kept as a thief would keep a copy.
+    let leftovers = store.sealed_values_of(&ana).unwrap();
+    assert!(leftovers.len() >= 4, "record, alert, message, choices");
+    assert!(
+        leftovers
+            .iter()
+            .all(|(tree, value)| store.opens(tree, value))
+    );
+
+    assert!(store.forget(&ana).unwrap() >= 6);
+    store.flush().unwrap();
+    assert!(store.keys_of(&ana).unwrap().is_empty());
+    // Her data key is gone: her old values no longer open, even with the master key.
+    assert!(
+        leftovers
+            .iter()
+            .all(|(tree, value)| !store.opens(tree, value))
+    );
+    // Ben is untouched.
+    assert!(matches!(store.load(&ben).unwrap(), Stored::Found(_)));
+    assert_eq!(store.alerts().unwrap().len(), 1);
+    drop(store);
+    for needle in [MARKER, ALIAS, CHAT_ID] {
+        assert_eq!(
+            found_in(dir.path(), needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+}
+
+#[test]
+fn losing_one_data_key_costs_only_that_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let ana = UserKey::new(Channel::Telegram, "1");
+    let ben = UserKey::new(Channel::Telegram, "2");
+    let ana_key = {
+        let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+        fill(&store, &ana, MARKER);
+        fill(&store, &ben, MARKER);
+        let keys = store.keys_of(&ana).unwrap();
+        keys.into_iter().find(|(tree, _)| tree == "keys").unwrap().1
+    };
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("keys").unwrap().remove(ana_key).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Unreadable);
+    assert!(matches!(store.load(&ben).unwrap(), Stored::Found(_)));
+    let alerts = store.alerts().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].user, ben);
+    // Ana can still erase what is left of her.
+    store.forget(&ana).unwrap();
+    assert!(store.keys_of(&ana).unwrap().is_empty());
+}
+
+#[test]
+fn the_wrong_master_key_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open_with_key(dir.path(), common::master_key()).unwrap());
+    let err = Store::open_with_key(dir.path(), Secret::random().unwrap())
+        .err()
+        .expect("another key is refused");
+    assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
+    assert!(err.to_string().contains("does not open the store"), "{err}");
+    // A store made with a configured key never falls back to a new key file.
+    let err = Store::open(dir.path()).err().expect("no key configured");
+    assert!(matches!(err, StoreError::NoMasterKey(_)), "{err}");
+    assert!(!dir.path().join("master.key").exists());
+}
+
+fn waypoint(data: &Path, key: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .env("WAYPOINT_MASTER_KEY", key)
+        .env_remove("WAYPOINT_MASTER_KEY_FILE")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn rotate_key_rewraps_every_data_key_and_retires_the_old_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let people: Vec<UserKey> = (0..5)
+        .map(|i| UserKey::new(Channel::Telegram, format!("{}", 9000 + i)))
+        .collect();
+    let before: Vec<Stored> = {
+        let store = Store::open_with_key(&data, common::master_key()).unwrap();
+        for user in &people {
+            fill(&store, user, MARKER);
+        }
+        people.iter().map(|u| store.load(u).unwrap()).collect()
+    };
+    let stats = ok(&waypoint(&data, common::MASTER_KEY_HEX, &["stats"]));
+
+    let new_file = dir.path().join("new.key");
+    let report = ok(&waypoint(
+        &data,
+        common::MASTER_KEY_HEX,
+        &["rotate-key", "--new-key-file", new_file.to_str().unwrap()],
+    ));
+    assert!(report.contains("5 data keys"), "{report}");
+    let new_key = std::fs::read_to_string(&new_file).unwrap();
+
+    // The old key no longer opens the store, and says so.
+    let out = waypoint(&data, common::MASTER_KEY_HEX, &["stats"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not open the store"));
+    // The new one opens everything, unchanged.
+    assert_eq!(ok(&waypoint(&data, new_key.trim(), &["stats"])), stats);
+    let store = Store::open_with_key(&data, Secret::from_hex(&new_key, "test").unwrap()).unwrap();
+    let after: Vec<Stored> = people.iter().map(|u| store.load(u).unwrap()).collect();
+    assert_eq!(after, before);
+    assert_eq!(store.alerts().unwrap().len(), people.len());
+}
+
+#[test]
+fn a_malformed_master_key_names_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = waypoint(dir.path(), "not-a-key", &["stats"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WAYPOINT_MASTER_KEY"), "{stderr}");
+    assert!(stderr.contains("64 hexadecimal digits"), "{stderr}");
+    // keygen makes a usable one, and never overwrites a key.
+    let file = dir.path().join("k");
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["keygen", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&out);
+    let key = std::fs::read_to_string(&file).unwrap();
+    ok(&waypoint(&dir.path().join("data"), key.trim(), &["stats"]));
+    let again = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["keygen", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
+}
+
+/// A store as Waypoint wrote it before encryption at rest: plain JSON values behind keys
+/// that spell the user key.
+fn write_legacy_store(dir: &Path, user: &UserKey, record: &UserRecord, alert: &Alert) {
+    let db = sled::open(dir).unwrap();
+    let plain = |value: &dyn erased::Json| {
+        let mut bytes = vec![1u8];
+        bytes.extend(value.json());
+        bytes
+    };
+    let prefix = format!("{user}\0").into_bytes();
+    db.open_tree("users")
+        .unwrap()
+        .insert(&prefix, plain(record))
+        .unwrap();
+    for job in &record.jobs {
+        let mut key = (job.at.timestamp_millis() as u64).to_be_bytes().to_vec();
+        key.extend_from_slice(&prefix);
+        key.push(0); // a reminder's tag
+        db.open_tree("due").unwrap().insert(key, &[][..]).unwrap();
+    }
+    let member = format!("evening\0{user}");
+    db.open_tree("members")
+        .unwrap()
+        .insert(member.as_bytes(), &[][..])
+        .unwrap();
+    let reply = Reply {
+        text: "Group tonight".into(),
+        buttons: Vec::new(),
+        urgent: false,
+    };
+    let item = Outgoing::new(user.clone(), reply, Priority::Reply);
+    let mut outbox_key = vec![Priority::Reply as u8];
+    outbox_key.extend_from_slice(&7u64.to_be_bytes());
+    db.open_tree("outbox")
+        .unwrap()
+        .insert(outbox_key, plain(&item))
+        .unwrap();
+    db.open_tree("alerts")
+        .unwrap()
+        .insert(alert.id.to_be_bytes(), plain(alert))
+        .unwrap();
+    db.flush().unwrap();
+}
+
+/// Serialising through a trait object, so one closure takes every kind of value.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap()
+        }
+    }
+}
+
+#[test]
+fn a_store_from_before_encryption_is_sealed_at_first_open_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+    let mut record = UserRecord::new(Locale::Es, common::t0());
+    record.alias = Some(ALIAS.into());
+    record.program = Some("evening".into());
+    let due = common::t0() + Duration::hours(2);
+    record.jobs.push(Job {
+        at: due,
+        kind: JobKind::Reminder {
+            session: due + Duration::hours(2),
+        },
+    });
+    let alert = Alert {
+        id: 3,
+        user: ana.clone(),
+        alias: ALIAS.into(),
+        program: Some("evening".into()),
+        reason: EscalationReason::Outreach,
+        at: common::t0(),
+        text: None,
+        claimed_by: None,
+        done: false,
+        posted: false,
+    };
+    write_legacy_store(dir.path(), &ana, &record, &alert);
+
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Found(record));
+    assert_eq!(store.members("evening").unwrap(), vec![ana.clone()]);
+    let fired = store.due_until(due, 10).unwrap();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].user, ana);
+    assert_eq!(store.alerts().unwrap(), vec![alert]);
+    let queued = store.outbox_items(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].1.user, ana);
+    // Every key and value of hers is now in the sealed form.
+    let db_keys = store.keys_of(&ana).unwrap();
+    assert_eq!(
+        db_keys.len(),
+        6,
+        "record, data key, due, member, message, alert: {db_keys:?}"
+    );
+    for (_, key) in &db_keys {
+        assert!(!String::from_utf8_lossy(key).contains(CHAT_ID));
+    }
+    // A second open has nothing left to convert and changes nothing.
+    drop(store);
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.keys_of(&ana).unwrap().len(), 6);
+}

@@ -197,6 +197,11 @@ fn main() -> Result<()> {
             | Command::RotateKey { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
+    // Making a key needs no configuration or content: it is run as root, anywhere.
+    if let Command::Keygen { file } = &cli.command {
+        emit(&waypoint::tools::keys::keygen(file).map_err(|e| anyhow!("{e}"))?);
+        return Ok(());
+    }
     let config = load_config(cli.config.as_deref())?;
     let messages_dir = messages_dir(cli.messages.as_deref(), &config);
     let content = Content::load_with_clinic(&messages_dir, config.faq_clinic_file.as_deref())
@@ -325,10 +330,7 @@ fn main() -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))
                 .context("restored, but it cannot be opened yet")
         }
-        Command::Keygen { file } => {
-            emit(&waypoint::tools::keys::keygen(&file).map_err(|e| anyhow!("{e}"))?);
-            Ok(())
-        }
+        Command::Keygen { .. } => unreachable!("handled before the configuration is read"),
         Command::RotateKey { new_key_file } => {
             let dir = data_dir(cli.data.as_deref(), &config);
             emit(&waypoint::tools::keys::rotate(&dir, &new_key_file).map_err(|e| anyhow!("{e}"))?);

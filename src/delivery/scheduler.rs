@@ -65,7 +65,10 @@ impl Scheduler {
                     }
                     Err(e) => {
                         wake.failed += 1;
-                        let tag = pseudonym::tag(&self.store.log_salt(), &entry.user);
+                        let tag = match self.store.due_person(entry) {
+                            Ok(Some(user)) => pseudonym::tag(&self.store.log_salt(), &user),
+                            _ => "unknown".into(),
+                        };
                         tracing::error!(user = %tag, error = %e, "cannot fire a scheduled message");
                     }
                 }
@@ -83,9 +86,16 @@ impl Scheduler {
 
     /// Fires one due entry; returns how many messages it queued.
     pub fn fire(&self, entry: &DueEntry, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let _person = self.store.lock_user(&entry.user);
         crate::telemetry::scheduler_lag((now - entry.at).as_seconds_f64());
-        let stored = self.store.load(&entry.user)?;
+        let Some(user) = self.store.due_person(entry)? else {
+            // A record that cannot be read (its key is damaged): nothing to fire, and the
+            // person is told what happened when they next write.
+            tracing::error!("dropping a due entry whose record cannot be read");
+            self.store.remove_due(entry)?;
+            return Ok(0);
+        };
+        let _person = self.store.lock_user(&user);
+        let stored = self.store.load(&user)?;
         let cancelled = match &stored {
             Stored::Found(record) => match record.program.as_deref() {
                 Some(program) => self.store.staff_cancellations(program)?,
@@ -95,18 +105,18 @@ impl Scheduler {
         };
         let outcome = self.app.engine().fire(
             &stored,
-            entry.user.channel,
+            user.channel,
             (entry.tag, entry.at),
             &cancelled,
             now,
         );
         if let (Stored::Found(old), Change::Save { record, .. }) = (&stored, &outcome.change) {
-            let alerts = staff::alerts::new_alerts(&entry.user, Some(old), record, None);
+            let alerts = staff::alerts::new_alerts(&user, Some(old), record, None);
             if !alerts.is_empty() {
                 self.store.add_alerts(alerts)?;
             }
         }
-        self.commit(&entry.user, outcome, Some(entry))
+        self.commit(&user, outcome, Some(entry))
     }
 
     /// Sessions cancelled in the configuration after people were reminded of them: tell

@@ -7,11 +7,13 @@ use super::{DUE, MEMBERS, Store, StoreError};
 use crate::engine::Job;
 use crate::user::UserKey;
 
-/// One scheduled moment, read back from the due index.
+/// One scheduled moment, read back from the due index. The index names the person only
+/// by their person id: [`Store::due_person`] reads who it is from their record, so that
+/// scanning the index opens nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueEntry {
     pub at: DateTime<Utc>,
-    pub user: UserKey,
+    person: PersonId,
     pub tag: u8,
 }
 
@@ -68,26 +70,25 @@ impl Store {
         self.read_due(self.due.range(..end.as_slice()), limit)
     }
 
-    /// Due entries with their people resolved. An entry that names no readable record
-    /// (a key that is not ours, a person whose data key is gone) is removed, which keeps
-    /// the scheduler from spinning on it.
     fn read_due(&self, keys: sled::Iter, limit: usize) -> Result<Vec<DueEntry>, StoreError> {
         let mut out = Vec::new();
         for key in keys.keys().take(limit) {
             let key = key?;
-            let resolved = match parse_due(&key) {
-                Some((at, pid, tag)) => self.user_of(&pid)?.map(|user| DueEntry { at, user, tag }),
-                None => None,
-            };
-            match resolved {
-                Some(entry) => out.push(entry),
+            match parse_due(&key) {
+                Some((at, person, tag)) => out.push(DueEntry { at, person, tag }),
                 None => {
-                    tracing::error!("dropping a due-index entry whose record cannot be read");
+                    // Not ours to interpret; removing it keeps the scheduler from spinning.
+                    tracing::error!("dropping an unreadable due-index key");
                     self.due.remove(key)?;
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Who a due entry is for; `None` if their record cannot be read.
+    pub fn due_person(&self, entry: &DueEntry) -> Result<Option<UserKey>, StoreError> {
+        self.user_of(&entry.person)
     }
 
     /// The earliest scheduled moment, if any: one read, however many people there are.
@@ -129,7 +130,7 @@ impl Store {
     /// Removes one due entry (one whose person no longer holds that job).
     pub fn remove_due(&self, entry: &DueEntry) -> Result<(), StoreError> {
         self.due
-            .remove(raw_due_key(entry.at, &self.pid(&entry.user), entry.tag))?;
+            .remove(raw_due_key(entry.at, &entry.person, entry.tag))?;
         Ok(())
     }
 

@@ -7,7 +7,10 @@
 //!
 //! A sealed value is `2 <person id> <nonce> <ciphertext>`: the id in clear says which key
 //! opens it (so the outbox and alerts can be filtered by person without opening
-//! anything), and the associated data binds it to its tree and person.
+//! anything), and the associated data binds it to its tree and person. A message for
+//! someone who has no data key (who has not consented, or the staff group) is
+//! `3 <person id> <wrapped key> <nonce> <ciphertext>`, sealed under a key of its own, so
+//! that writing to someone never leaves a key behind once the message is gone.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,8 +25,13 @@ use crate::user::UserKey;
 pub(super) const KEYS: &str = "keys";
 pub(super) const INDEX_KEY: &[u8] = b"index_key";
 const INDEX_AAD: &[u8] = b"waypoint index key";
-/// The version byte of a sealed value (plain JSON values carry 1).
+/// The version byte of a value sealed under its person's data key (plain JSON values
+/// carry 1).
 const SEALED: u8 = 2;
+/// The version byte of a value sealed under a key of its own, wrapped in front of it.
+const SELF_KEYED: u8 = 3;
+/// A wrapped key: nonce, 32 bytes, tag.
+const WRAPPED_LEN: usize = 24 + 32 + 16;
 
 fn data_key_aad(pid: &[u8]) -> Vec<u8> {
     [b"waypoint data key ".as_slice(), pid].concat()
@@ -36,7 +44,7 @@ fn value_aad(place: &str, pid: &PersonId) -> Vec<u8> {
 /// The person a sealed value belongs to, read without opening it.
 pub(super) fn owner(bytes: &[u8]) -> Option<PersonId> {
     match bytes.split_first() {
-        Some((&SEALED, rest)) => rest.first_chunk::<16>().copied(),
+        Some((&(SEALED | SELF_KEYED), rest)) => rest.first_chunk::<16>().copied(),
         _ => None,
     }
 }
@@ -65,7 +73,7 @@ pub(super) fn open_with<T: DeserializeOwned>(
     place: &str,
     bytes: &[u8],
 ) -> Option<T> {
-    if owner(bytes)? != *pid {
+    if bytes.first() != Some(&SEALED) || owner(bytes)? != *pid {
         return None;
     }
     let plain = key.open(&value_aad(place, pid), &bytes[1 + pid.len()..])?;
@@ -148,6 +156,26 @@ impl Store {
         seal_with(&key, &pid, place, value)
     }
 
+    /// Seals a queued message: under its person's data key if they have one, else under
+    /// a key of its own.
+    pub(super) fn seal_message<T: Serialize>(
+        &self,
+        user: &UserKey,
+        place: &str,
+        value: &T,
+    ) -> Result<Vec<u8>, StoreError> {
+        let pid = self.pid(user);
+        if let Some(key) = self.data_key(&pid, false)? {
+            return seal_with(&key, &pid, place, value);
+        }
+        let key = Secret::random()?;
+        let aad = value_aad(place, &pid);
+        let wrapped = self.master.seal(&aad, key.bytes())?;
+        let plain = Zeroizing::new(serde_json::to_vec(value)?);
+        let sealed = key.seal(&aad, &plain)?;
+        Ok([&[SELF_KEYED][..], &pid, &wrapped, &sealed].concat())
+    }
+
     /// Opens a sealed value of `place`; `None` if its person's key is gone (forgotten) or
     /// it does not open.
     pub(super) fn open_sealed<T: DeserializeOwned>(
@@ -158,6 +186,17 @@ impl Store {
         let Some(pid) = owner(bytes) else {
             return Ok(None);
         };
+        if bytes[0] == SELF_KEYED {
+            let aad = value_aad(place, &pid);
+            let rest = &bytes[1 + pid.len()..];
+            let Some((wrapped, sealed)) = rest.split_at_checked(WRAPPED_LEN) else {
+                return Ok(None);
+            };
+            return Ok(self
+                .unwrap_key(&aad, wrapped)
+                .and_then(|key| key.open(&aad, sealed))
+                .and_then(|plain| serde_json::from_slice(&plain).ok()));
+        }
         Ok(self
             .data_key(&pid, false)?
             .and_then(|key| open_with(&key, &pid, place, bytes)))
@@ -169,45 +208,6 @@ impl Store {
         self.keys.remove(pid)?;
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Removes `pid`'s data key if nothing is sealed under it any more (someone who wrote
-    /// before consenting, once their replies are sent). Whatever is sealed for them while
-    /// this runs puts the key back, so nothing is left that cannot be opened.
-    pub(super) fn release_unused_key(&self, pid: &PersonId) -> Result<(), StoreError> {
-        if self.users.contains_key(pid)? || self.holds_sealed(pid)? {
-            return Ok(());
-        }
-        let Some(wrapped) = self.keys.remove(pid)? else {
-            return Ok(());
-        };
-        if self.users.contains_key(pid)? || self.holds_sealed(pid)? {
-            // A value was sealed with the key meanwhile; unless a new key was made in the
-            // same instant, the old one goes back.
-            let _ = self
-                .keys
-                .compare_and_swap(pid, None::<&[u8]>, Some(wrapped))?;
-        }
-        Ok(())
-    }
-
-    /// Whether anything besides a record is sealed for `pid`.
-    fn holds_sealed(&self, pid: &PersonId) -> Result<bool, StoreError> {
-        if self
-            .db
-            .open_tree(super::texting::CHOICES)?
-            .contains_key(pid)?
-        {
-            return Ok(true);
-        }
-        for tree in [&self.outbox, &self.db.open_tree(super::alerts::ALERTS)?] {
-            for entry in tree.iter().values() {
-                if owner(&entry?) == Some(*pid) {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
     }
 
     /// Re-wraps the index key and every data key under `new`, in one transaction, and

@@ -6,7 +6,6 @@
 //! it compacts them, which is why SECURITY.md asks to move an old store with
 //! `backup` and `restore` instead.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::alerts::{ALERTS, Alert};
@@ -44,9 +43,11 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
             }
         }
     }
-    moved += reseal::<Outgoing>(store, &store.outbox, super::OUTBOX, |o| &o.user)?;
+    moved += reseal::<Outgoing>(&store.outbox, |o| {
+        store.seal_message(&o.user, super::OUTBOX, o)
+    })?;
     let alerts = store.db.open_tree(ALERTS)?;
-    moved += reseal::<Alert>(store, &alerts, ALERTS, |a| &a.user)?;
+    moved += reseal::<Alert>(&alerts, |a| store.seal_for(&a.user, ALERTS, a))?;
     let choices = store.db.open_tree(CHOICES)?;
     for entry in choices.iter() {
         let (key, value) = entry?;
@@ -62,12 +63,10 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
     Ok(moved)
 }
 
-/// Seals, in place, every plain value of `tree` for the person `owner` names.
-fn reseal<T: Serialize + DeserializeOwned>(
-    store: &Store,
+/// Seals, in place, every plain value of `tree` with `seal`.
+fn reseal<T: DeserializeOwned>(
     tree: &sled::Tree,
-    place: &str,
-    owner: impl Fn(&T) -> &UserKey,
+    seal: impl Fn(&T) -> Result<Vec<u8>, StoreError>,
 ) -> Result<usize, StoreError> {
     let mut moved = 0;
     for entry in tree.iter() {
@@ -76,7 +75,7 @@ fn reseal<T: Serialize + DeserializeOwned>(
             continue;
         }
         match decode::<T>(&value) {
-            Some(item) => tree.insert(key, store.seal_for(owner(&item), place, &item)?)?,
+            Some(item) => tree.insert(key, seal(&item)?)?,
             None => tree.remove(key)?,
         };
         moved += 1;

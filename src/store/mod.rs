@@ -60,7 +60,8 @@ const MEMBERS: &str = "members";
 const OUTBOX: &str = "outbox";
 /// Trees whose keys do not start with the person id; `forget` clears them by other means.
 const INDEXES: [&str; 4] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS];
-const SALT_KEY: &[u8] = b"log_salt";
+/// Where stores from before encryption at rest kept their random salt.
+const LEGACY_SALT_KEY: &[u8] = b"log_salt";
 /// Set in `meta` once a store written before encryption at rest has been converted.
 const MIGRATED: &[u8] = b"sealed_layout";
 
@@ -99,7 +100,10 @@ pub struct Store {
     members: sled::Tree,
     outbox: sled::Tree,
     keys: sled::Tree,
-    salt: [u8; 16],
+    /// For pseudonymous log ids.
+    log_salt: [u8; 16],
+    /// The salt of a store from before encryption at rest (its opt-outs are keyed by it).
+    legacy_salt: Option<[u8; 16]>,
     /// Wraps the data keys and the index key; never written to the store.
     master: Arc<Secret>,
     /// Turns user keys into person ids.
@@ -153,20 +157,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let users = db.open_tree(USERS)?;
         let meta = db.open_tree(META)?;
-        let salt = match meta.get(SALT_KEY)? {
-            Some(bytes) if bytes.len() == 16 => {
-                let mut salt = [0u8; 16];
-                salt.copy_from_slice(&bytes);
-                salt
-            }
-            _ => {
-                let mut salt = [0u8; 16];
-                getrandom::fill(&mut salt).map_err(|e| KeyError::Random(e.to_string()))?;
-                meta.insert(SALT_KEY, &salt)?;
-                meta.flush()?;
-                salt
-            }
-        };
+        let legacy_salt = meta
+            .get(LEGACY_SALT_KEY)?
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes.as_ref()).ok());
         let Some(index) = keyring::index_key(&meta, &master)? else {
             return Err(StoreError::WrongMasterKey {
                 dir: dir.to_path_buf(),
@@ -184,7 +177,10 @@ impl Store {
             pending: Arc::default(),
             stripes: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
             db,
-            salt,
+            log_salt: index.mac(&[b"log salt"])[..16]
+                .try_into()
+                .expect("16 of 32 bytes"),
+            legacy_salt,
             master: Arc::new(master),
             index: Arc::new(index),
             key_source: Arc::new(source),
@@ -200,9 +196,11 @@ impl Store {
         Ok(store)
     }
 
-    /// The random salt for pseudonymous log ids, created with the store.
+    /// The salt for pseudonymous log ids. It is derived from the index key, so someone
+    /// holding the logs and the disk but not the master key cannot test chat ids or
+    /// numbers against the ids in the logs.
     pub fn log_salt(&self) -> [u8; 16] {
-        self.salt
+        self.log_salt
     }
 
     /// The person's record; an undecodable one is [`Stored::Unreadable`], not an error, so
@@ -272,7 +270,7 @@ impl Store {
                 ids.push(id);
                 queued.push((
                     outbox::key(item, id),
-                    self.seal_for(&item.user, OUTBOX, item)?,
+                    self.seal_message(&item.user, OUTBOX, item)?,
                 ));
             }
         }

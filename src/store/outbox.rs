@@ -100,7 +100,7 @@ impl Store {
         for item in items {
             let k = key(item, self.db.generate_id()?);
             self.outbox
-                .insert(k, self.seal_for(&item.user, OUTBOX, item)?)?;
+                .insert(k, self.seal_message(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }
@@ -146,12 +146,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The message was sent (or given up on). The data key of someone who never
-    /// consented goes with their last message: nothing of theirs stays.
+    /// The message was sent (or given up on).
     pub fn outbox_remove(&self, key: &OutboxKey) -> Result<(), StoreError> {
-        if let Some(pid) = self.outbox.remove(key)?.and_then(|v| keyring::owner(&v)) {
-            self.release_unused_key(&pid)?;
-        }
+        self.outbox.remove(key)?;
         Ok(())
     }
 
@@ -159,7 +156,7 @@ impl Store {
     pub fn outbox_update(&self, key: &OutboxKey, item: &Outgoing) -> Result<(), StoreError> {
         if self.outbox.contains_key(key)? {
             self.outbox
-                .insert(key, self.seal_for(&item.user, OUTBOX, item)?)?;
+                .insert(key, self.seal_message(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }

@@ -32,13 +32,14 @@ impl Store {
         self.index.mac(&[b"opt-out", user.to_string().as_bytes()])
     }
 
-    /// The key an opt-out had before encryption at rest.
-    fn legacy_opt_out_key(&self, user: &UserKey) -> [u8; 32] {
+    /// The key an opt-out had before encryption at rest, in a store that had one.
+    fn legacy_opt_out_key(&self, user: &UserKey) -> Option<[u8; 32]> {
+        let salt = self.legacy_salt?;
         let mut hasher = Sha256::new();
-        hasher.update(self.salt);
+        hasher.update(salt);
         hasher.update(b"opt-out\0");
         hasher.update(user.to_string().as_bytes());
-        hasher.finalize().into()
+        Some(hasher.finalize().into())
     }
 
     /// Records (or, with `opted_out = false`, lifts) an opt-out, durably: it must hold
@@ -55,7 +56,9 @@ impl Store {
             tree.insert(key, encode(&at)?)?;
         } else {
             tree.remove(key)?;
-            tree.remove(self.legacy_opt_out_key(user))?;
+            if let Some(legacy) = self.legacy_opt_out_key(user) {
+                tree.remove(legacy)?;
+            }
         }
         tree.flush()?;
         Ok(())
@@ -63,8 +66,11 @@ impl Store {
 
     pub fn is_opted_out(&self, user: &UserKey) -> Result<bool, StoreError> {
         let tree = self.db.open_tree(OPT_OUTS)?;
-        Ok(tree.contains_key(self.opt_out_key(user))?
-            || tree.contains_key(self.legacy_opt_out_key(user))?)
+        let legacy = match self.legacy_opt_out_key(user) {
+            Some(key) => tree.contains_key(key)?,
+            None => false,
+        };
+        Ok(legacy || tree.contains_key(self.opt_out_key(user))?)
     }
 
     /// Keeps the choices a person was just offered (replacing earlier ones).

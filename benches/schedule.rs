@@ -89,9 +89,10 @@ fn main() -> Fallible<()> {
         .settings;
     let mut table = Table::default();
 
-    let dir = tempfile::tempdir()?;
-    scale(&args, &dir, &content, &settings, &mut table)?;
-    drop(dir);
+    let temporary = tempfile::tempdir()?;
+    let dir = args.keep.as_deref().unwrap_or(temporary.path());
+    scale(&args, dir, &content, &settings, &mut table)?;
+    drop(temporary);
     if args.deliver > 0 {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -114,7 +115,7 @@ fn main() -> Fallible<()> {
 /// Steps 1–4: build, memory, one wake, start-up.
 fn scale(
     args: &Args,
-    dir: &tempfile::TempDir,
+    dir: &Path,
     content: &Arc<Content>,
     settings: &Settings,
     table: &mut Table,
@@ -127,7 +128,7 @@ fn scale(
         .ok_or("t0")?;
     let wake_at = t0 + TimeDelta::hours(1);
     let today = t0.date_naive();
-    let store = Store::open(dir.path())?;
+    let store = Store::open(dir)?;
     let engine = Engine::new(content.clone(), settings.clone());
     let app = Arc::new(App::new(engine, Arc::new(store.clone())));
 
@@ -188,7 +189,7 @@ fn scale(
         format!(
             "{}; {}",
             group(store.due_len() as u64),
-            bytes(dir_size(dir.path()))
+            bytes(dir_size(dir))
         ),
         "",
         None,
@@ -258,7 +259,7 @@ fn scale(
     let t = Instant::now();
     drop(store);
     let closed = t.elapsed();
-    let probe = startup_probe(dir.path())?;
+    let probe = startup_probe(dir)?;
     assert!(
         probe.next_millis > wake_at.timestamp_millis(),
         "the next job is after the wake"
@@ -863,10 +864,13 @@ struct Args {
     /// tmpfs such as /dev/shm shows what the sender does when flushing costs nothing.
     outbox_dir: Option<PathBuf>,
     probe: Option<PathBuf>,
+    /// Build the store here and keep it (for profiling start-up with `--probe`).
+    keep: Option<PathBuf>,
 }
 
 impl Args {
-    /// `--users N`, `--deliver N` (or `--users=N`) and `--outbox-dir DIR`; anything else, such as the
+    /// `--users N`, `--deliver N` (or `--users=N`), `--outbox-dir DIR` and `--keep DIR`;
+    /// anything else, such as the
     /// `--bench` cargo passes, is ignored.
     fn parse() -> Args {
         let mut args = Args {
@@ -874,6 +878,7 @@ impl Args {
             deliver: 10_000,
             outbox_dir: None,
             probe: None,
+            keep: None,
         };
         let mut words = std::env::args().skip(1);
         while let Some(word) = words.next() {
@@ -881,12 +886,12 @@ impl Args {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (word, None),
             };
-            if name == PROBE_FLAG || name == "--outbox-dir" {
+            if name == PROBE_FLAG || name == "--outbox-dir" || name == "--keep" {
                 let dir = inline.or_else(|| words.next()).map(PathBuf::from);
-                if name == PROBE_FLAG {
-                    args.probe = dir;
-                } else {
-                    args.outbox_dir = dir;
+                match name.as_str() {
+                    PROBE_FLAG => args.probe = dir,
+                    "--keep" => args.keep = dir,
+                    _ => args.outbox_dir = dir,
                 }
                 continue;
             }

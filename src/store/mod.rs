@@ -209,7 +209,7 @@ impl Store {
         Ok(match self.users.get(self.pid(user))? {
             None => Stored::Nothing,
             Some(bytes) => {
-                match self.open_sealed::<Envelope<UserKey, UserRecord>>(USERS, &bytes)? {
+                match self.open_sealed::<Envelope<UserRecord>>(USERS, &bytes)? {
                     Some(found) if found.user == *user => Stored::Found(found.record),
                     _ => Stored::Unreadable,
                 }
@@ -223,7 +223,7 @@ impl Store {
             return Ok(None);
         };
         Ok(self
-            .open_sealed::<Envelope<UserKey, serde::de::IgnoredAny>>(USERS, &bytes)?
+            .open_sealed::<Envelope<serde::de::IgnoredAny>>(USERS, &bytes)?
             .map(|found| found.user))
     }
 
@@ -250,7 +250,11 @@ impl Store {
         let data_key = self
             .data_key(&pid, true)?
             .ok_or(StoreError::KeyUnreadable)?;
-        let value = seal_with(&data_key, &pid, USERS, &Envelope { user, record })?;
+        let envelope = Envelope {
+            user: user.clone(),
+            record,
+        };
+        let value = seal_with(&data_key, &pid, USERS, &envelope)?;
         let new_due: Vec<Vec<u8>> = record
             .jobs
             .iter()
@@ -282,7 +286,7 @@ impl Store {
             |(users, due, members, outbox)| {
                 if let Some(old) = users.get(pid)?
                     && let Some(old) =
-                        open_with::<Envelope<UserKey, UserRecord>>(&data_key, &pid, USERS, &old)
+                        open_with::<Envelope<UserRecord>>(&data_key, &pid, USERS, &old)
                 {
                     for job in &old.record.jobs {
                         due.remove(index::due_key(&pid, job))?;
@@ -457,7 +461,7 @@ impl Store {
     pub fn records(&self) -> impl Iterator<Item = Result<(UserKey, UserRecord), StoreError>> + '_ {
         self.users.iter().filter_map(|entry| {
             let found = entry.map_err(StoreError::from).and_then(|(_, value)| {
-                self.open_sealed::<Envelope<UserKey, UserRecord>>(USERS, &value)
+                self.open_sealed::<Envelope<UserRecord>>(USERS, &value)
             });
             match found {
                 Err(e) => Some(Err(e)),
@@ -617,11 +621,30 @@ impl Drop for Committed<'_> {
 }
 
 /// A record in `users`: who it is about (the key holds only their person id) and what
-/// is kept.
+/// is kept. Short field names and the user key as text: with a million people, every
+/// byte of a record is a megabyte sled reads at each start.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Envelope<U, R> {
-    user: U,
+struct Envelope<R> {
+    #[serde(rename = "u", with = "user_as_text")]
+    user: UserKey,
+    #[serde(rename = "r")]
     record: R,
+}
+
+mod user_as_text {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::user::UserKey;
+
+    pub fn serialize<S: Serializer>(user: &UserKey, out: S) -> Result<S::Ok, S::Error> {
+        out.collect_str(user)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<UserKey, D::Error> {
+        let text = String::deserialize(input)?;
+        UserKey::parse(&text).ok_or_else(|| D::Error::custom("not a user key"))
+    }
 }
 
 /// A transaction's outcome; ours never abort.

@@ -284,7 +284,8 @@ impl<T: Transport> Sender<T> {
         let mut wait: Option<Instant> = None;
         let mut earliest = |at: Instant| wait = Some(wait.map_or(at, |w: Instant| w.min(at)));
         let wall = self.clock.now();
-        for (key, item) in self.store.outbox_for(channel, SCAN)? {
+        for entry in self.store.outbox_lane(channel).take(SCAN) {
+            let (key, item) = entry?;
             if item.user.channel != channel || blocked.contains(&item.user) {
                 continue;
             }

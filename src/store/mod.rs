@@ -208,12 +208,10 @@ impl Store {
     pub fn load(&self, user: &UserKey) -> Result<Stored, StoreError> {
         Ok(match self.users.get(self.pid(user))? {
             None => Stored::Nothing,
-            Some(bytes) => {
-                match self.open_sealed::<Envelope<UserRecord>>(USERS, &bytes)? {
-                    Some(found) if found.user == *user => Stored::Found(found.record),
-                    _ => Stored::Unreadable,
-                }
-            }
+            Some(bytes) => match self.open_sealed::<Envelope<UserRecord>>(USERS, &bytes)? {
+                Some(found) if found.user == *user => Stored::Found(found.record),
+                _ => Stored::Unreadable,
+            },
         })
     }
 
@@ -460,9 +458,9 @@ impl Store {
     /// never on a person's message path). Unreadable records are skipped.
     pub fn records(&self) -> impl Iterator<Item = Result<(UserKey, UserRecord), StoreError>> + '_ {
         self.users.iter().filter_map(|entry| {
-            let found = entry.map_err(StoreError::from).and_then(|(_, value)| {
-                self.open_sealed::<Envelope<UserRecord>>(USERS, &value)
-            });
+            let found = entry
+                .map_err(StoreError::from)
+                .and_then(|(_, value)| self.open_sealed::<Envelope<UserRecord>>(USERS, &value));
             match found {
                 Err(e) => Some(Err(e)),
                 Ok(found) => found.map(|f| Ok((f.user, f.record))),

@@ -110,16 +110,17 @@ impl Store {
         self.read_outbox(self.outbox.iter(), limit)
     }
 
-    /// Up to `limit` queued messages for `channel`'s people, in sending order.
-    pub fn outbox_for(
+    /// `channel`'s queued messages in sending order, each opened only when it is reached:
+    /// the sender usually needs just the first.
+    pub fn outbox_lane(
         &self,
         channel: Channel,
-        limit: usize,
-    ) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
-        match lane(channel) {
-            Some(lane) => self.read_outbox(self.outbox.scan_prefix([lane]), limit),
-            None => self.read_outbox(self.outbox.range(..[SMS_LANE]), limit),
-        }
+    ) -> impl Iterator<Item = Result<(OutboxKey, Outgoing), StoreError>> + '_ {
+        let entries = match lane(channel) {
+            Some(lane) => self.outbox.scan_prefix([lane]),
+            None => self.outbox.range(..[SMS_LANE]),
+        };
+        self.open_outbox(entries)
     }
 
     fn read_outbox(
@@ -127,23 +128,29 @@ impl Store {
         entries: sled::Iter,
         limit: usize,
     ) -> Result<Vec<(OutboxKey, Outgoing)>, StoreError> {
-        let mut out = Vec::new();
-        for entry in entries.take(limit) {
-            let (k, v) = entry?;
-            if !(9..=10).contains(&k.len()) {
-                self.outbox.remove(k)?;
-                continue;
-            }
-            match self.open_sealed::<Outgoing>(OUTBOX, &v)? {
-                Some(item) => out.push((OutboxKey(k.to_vec()), item)),
-                None => {
-                    // Damaged, or its person's key is gone: it can never be sent.
+        self.open_outbox(entries).take(limit).collect()
+    }
+
+    /// Opens entries as they are read, dropping (with an error in the log) any that can
+    /// never be sent: a key that is not ours, a damaged value, a forgotten person's.
+    fn open_outbox(
+        &self,
+        entries: sled::Iter,
+    ) -> impl Iterator<Item = Result<(OutboxKey, Outgoing), StoreError>> + '_ {
+        entries.filter_map(move |entry| {
+            let opened = entry.map_err(StoreError::from).and_then(|(k, v)| {
+                let item = match (9..=10).contains(&k.len()) {
+                    true => self.open_sealed::<Outgoing>(OUTBOX, &v)?,
+                    false => None,
+                };
+                if item.is_none() {
                     tracing::error!("dropping an unreadable outbox entry");
-                    self.outbox.remove(k)?;
+                    self.outbox.remove(&k)?;
                 }
-            }
-        }
-        Ok(out)
+                Ok(item.map(|item| (OutboxKey(k.to_vec()), item)))
+            });
+            opened.transpose()
+        })
     }
 
     /// The message was sent (or given up on).

@@ -425,3 +425,54 @@ fn a_store_from_before_encryption_is_sealed_at_first_open_and_loses_nothing() {
     let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
     assert_eq!(store.keys_of(&ana).unwrap().len(), 6);
 }
+
+#[test]
+fn rotating_off_the_fallback_key_file_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+    let unset = |c: &mut Command| {
+        c.env_remove("WAYPOINT_MASTER_KEY")
+            .env_remove("WAYPOINT_MASTER_KEY_FILE");
+    };
+    // A store made by the binary with no key configured: the fallback file holds it.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+    unset(&mut first);
+    ok(&first
+        .arg("--data")
+        .arg(&data)
+        .arg("stats")
+        .output()
+        .unwrap());
+    assert!(data.join("master.key").exists());
+    let fallback = Secret::from_hex(
+        &std::fs::read_to_string(data.join("master.key")).unwrap(),
+        "test",
+    )
+    .unwrap();
+    {
+        let store = Store::open_with_key(&data, fallback).unwrap();
+        fill(&store, &ana, MARKER);
+    }
+    let new_file = dir.path().join("production.key");
+    let mut rotate = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+    unset(&mut rotate);
+    let report = ok(&rotate
+        .arg("--data")
+        .arg(&data)
+        .args(["rotate-key", "--new-key-file", new_file.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert!(report.contains("removed the old key file"), "{report}");
+    assert!(!data.join("master.key").exists());
+    // Without the new key the store no longer opens, and no new fallback key is made.
+    let mut bare = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+    unset(&mut bare);
+    let out = bare.arg("--data").arg(&data).arg("stats").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no master key is configured"));
+    assert!(!data.join("master.key").exists());
+    let key = Secret::from_hex(&std::fs::read_to_string(&new_file).unwrap(), "test").unwrap();
+    let store = Store::open_with_key(&data, key).unwrap();
+    assert!(matches!(store.load(&ana).unwrap(), Stored::Found(_)));
+}

@@ -7,10 +7,11 @@
 //!
 //! A sealed value is `2 <person id> <nonce> <ciphertext>`: the id in clear says which key
 //! opens it (so the outbox and alerts can be filtered by person without opening
-//! anything), and the associated data binds it to its tree and person. A message for
-//! someone who has no data key (who has not consented, or the staff group) is
-//! `3 <person id> <wrapped key> <nonce> <ciphertext>`, sealed under a key of its own, so
-//! that writing to someone never leaves a key behind once the message is gone.
+//! anything), and the associated data binds it to its tree and person. Data keys are
+//! made only with a person's record; a value for someone who has none (a message before
+//! consent, a staff-group post) is `3 <person id> <wrapped key> <nonce> <ciphertext>`,
+//! sealed under a key of its own, so writing to someone never leaves a key behind once
+//! the message is gone.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -142,23 +143,9 @@ impl Store {
         Secret::from_bytes(&plain)
     }
 
-    /// Seals `value` for `user` (making their data key if needed).
+    /// Seals `value` for `user`: under their data key if they have one (made with their
+    /// record), else under a key of its own (a message before consent, a staff post).
     pub(super) fn seal_for<T: Serialize>(
-        &self,
-        user: &UserKey,
-        place: &str,
-        value: &T,
-    ) -> Result<Vec<u8>, StoreError> {
-        let pid = self.pid(user);
-        let key = self
-            .data_key(&pid, true)?
-            .ok_or(StoreError::KeyUnreadable)?;
-        seal_with(&key, &pid, place, value)
-    }
-
-    /// Seals a queued message: under its person's data key if they have one, else under
-    /// a key of its own.
-    pub(super) fn seal_message<T: Serialize>(
         &self,
         user: &UserKey,
         place: &str,

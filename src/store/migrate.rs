@@ -43,9 +43,7 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
             }
         }
     }
-    moved += reseal::<Outgoing>(&store.outbox, |o| {
-        store.seal_message(&o.user, super::OUTBOX, o)
-    })?;
+    moved += reseal::<Outgoing>(&store.outbox, |o| store.seal_for(&o.user, super::OUTBOX, o))?;
     let alerts = store.db.open_tree(ALERTS)?;
     moved += reseal::<Alert>(&alerts, |a| store.seal_for(&a.user, ALERTS, a))?;
     let choices = store.db.open_tree(CHOICES)?;

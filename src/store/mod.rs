@@ -272,7 +272,7 @@ impl Store {
                 ids.push(id);
                 queued.push((
                     outbox::key(item, id),
-                    self.seal_message(&item.user, OUTBOX, item)?,
+                    self.seal_for(&item.user, OUTBOX, item)?,
                 ));
             }
         }

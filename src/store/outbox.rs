@@ -100,7 +100,7 @@ impl Store {
         for item in items {
             let k = key(item, self.db.generate_id()?);
             self.outbox
-                .insert(k, self.seal_message(&item.user, OUTBOX, item)?)?;
+                .insert(k, self.seal_for(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }
@@ -163,7 +163,7 @@ impl Store {
     pub fn outbox_update(&self, key: &OutboxKey, item: &Outgoing) -> Result<(), StoreError> {
         if self.outbox.contains_key(key)? {
             self.outbox
-                .insert(key, self.seal_message(&item.user, OUTBOX, item)?)?;
+                .insert(key, self.seal_for(&item.user, OUTBOX, item)?)?;
         }
         Ok(())
     }

@@ -74,6 +74,7 @@ async fn every_message_is_delivered_or_accounted_for_through_faults() {
             .iter()
             .all(|c| a.texts_to(*c).iter().any(|t| t.contains(question)))
             && writers.iter().all(|c| !a.texts_to(*c).is_empty())
+            && blocked.iter().all(|c| a.refused(*c))
     };
     let deadline = Instant::now() + Duration::from_secs(180);
     while !done(&api) && Instant::now() < deadline {
@@ -143,7 +144,19 @@ async fn every_message_is_delivered_or_accounted_for_through_faults() {
         blocked.len(),
         "every blocked person marked inactive"
     );
-    assert_eq!(store.outbox_len(), 0, "nothing left queued");
+    let left: Vec<String> = store
+        .outbox_items(10)
+        .unwrap()
+        .iter()
+        .map(|(_, o)| {
+            let blocked = blocked.iter().any(|b| b.to_string() == o.user.id);
+            format!(
+                "{} (blocked: {blocked}) {:?} attempts {} not before {:?}: {:.40}",
+                o.user, o.priority, o.attempts, o.not_before, o.reply.text
+            )
+        })
+        .collect();
+    assert_eq!(store.outbox_len(), 0, "nothing left queued: {left:#?}");
     // Flat: the end of the run is no more than half again the start, plus slack for
     // allocator noise.
     assert!(

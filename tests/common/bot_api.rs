@@ -17,6 +17,8 @@ struct State {
     next_message_id: i64,
     calls: Vec<(String, Value)>,
     blocked: HashSet<i64>,
+    /// Blocked chats that have been answered 403 at least once.
+    refused: HashSet<i64>,
     /// Answers for the next sendMessage calls, before any normal answer.
     faults: VecDeque<Fault>,
     /// (chat, text) of every message accepted.
@@ -187,6 +189,12 @@ impl BotApi {
     /// The webhook currently set, if any.
     pub fn webhook(&self) -> Option<String> {
         self.state.lock().unwrap().webhook.clone()
+    }
+
+    /// Whether a send to this blocked chat has been answered 403.
+    #[allow(dead_code)]
+    pub fn refused(&self, chat: i64) -> bool {
+        self.state.lock().unwrap().refused.contains(&chat)
     }
 
     pub fn calls(&self, method: &str) -> Vec<Value> {
@@ -423,6 +431,7 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
                 None => {}
             }
             if s.blocked.contains(&chat) {
+                s.refused.insert(chat);
                 return (
                     403,
                     json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),

@@ -109,10 +109,12 @@ impl App {
     pub fn handle(&self, inbound: &Inbound) -> Outcome {
         let tag = pseudonym::tag(&self.records.log_salt(), &inbound.user);
         // Staff work, from staff only — after the crisis check, which comes first for
-        // everyone. (Staff work locks the people it changes itself.)
+        // everyone, but for colleagues talking in the staff group and a broadcast being
+        // drafted: there, crisis words are the work, not a person in danger. (Staff work
+        // locks the people it changes itself.)
         if let Some(desk) = &self.desk
             && desk.concerns(&self.engine, inbound)
-            && !self.engine.is_crisis(&inbound.body)
+            && (desk.is_staff_talk(&self.engine, inbound) || !self.engine.is_risk(&inbound.body))
             && let Some(replies) = desk.handle(&self.engine, inbound)
         {
             tracing::info!(user = %tag, route = "staff", "handled");

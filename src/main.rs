@@ -1,6 +1,6 @@
 //! The `waypoint` command: thin wiring around the library; `anyhow` lives only here.
 
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -79,6 +79,9 @@ enum Command {
     },
     /// Measure triage against labelled JSON lines; exit non-zero below the thresholds.
     Eval(EvalArgs),
+    /// Rebuild the learned triage layer from training/train (seeded: same corpus, same
+    /// bytes), calibrating its thresholds beside the rules.
+    Train(TrainArgs),
     /// Validate the configuration and every file in messages/ (and lint the FAQ).
     Check,
     /// Export answers or escalations as CSV for staff (aliases only, never chat ids).
@@ -157,27 +160,69 @@ struct InviteArgs {
 }
 
 #[derive(Args)]
+struct TrainArgs {
+    /// A labelled JSON-lines file, or a folder of them; every line names its author.
+    #[arg(long, default_value = "training/train")]
+    corpus: PathBuf,
+    /// Where to write the weights (default: triage-model.bin in the content directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Also write each training message's out-of-author scores here (JSON lines), to
+    /// study what the model gets wrong without touching the held-out split.
+    #[arg(long)]
+    dump_predictions: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct EvalArgs {
+    /// A labelled JSON-lines file, or a folder of them.
     file: PathBuf,
-    /// Minimum crisis recall, per language (0–1).
+    /// Print the texts of missed messages (off: held-out sets are measured, not read).
     #[arg(long)]
+    show_text: bool,
+    /// Also measure the rules alone and the model alone.
+    #[arg(long)]
+    layers: bool,
+    /// Leave out messages whose words also stand in this corpus (a file or folder), so a
+    /// held-out figure is not helped by a short message two authors both wrote.
+    #[arg(long)]
+    exclude_seen: Option<PathBuf>,
+    /// Minimum crisis recall (crisis reply or safety check), per language (0–1).
+    #[arg(long, value_parser = share)]
     min_crisis_recall: Option<f64>,
-    /// Maximum share of benign messages routed to crisis.
-    #[arg(long)]
+    /// Maximum share of benign messages given the full crisis reply.
+    #[arg(long, value_parser = share)]
     max_benign_as_crisis: Option<f64>,
-    #[arg(long)]
+    /// Maximum share of benign messages asked "are you safe right now?".
+    #[arg(long, value_parser = share)]
+    max_benign_as_check: Option<f64>,
+    #[arg(long, value_parser = share)]
     min_clinical_recall: Option<f64>,
     /// Maximum share of program questions routed to clinical.
-    #[arg(long)]
+    #[arg(long, value_parser = share)]
     max_faq_as_clinical: Option<f64>,
-    #[arg(long)]
+    #[arg(long, value_parser = share)]
     min_support_recall: Option<f64>,
     /// Minimum share of FAQ questions answered with an expected phrase.
-    #[arg(long)]
+    #[arg(long, value_parser = share)]
     min_faq_correct: Option<f64>,
     /// Maximum share of off-topic questions answered from the FAQ.
-    #[arg(long)]
+    #[arg(long, value_parser = share)]
     max_fallback_answered: Option<f64>,
+}
+
+/// A threshold: a share between 0 and 1.
+fn share(raw: &str) -> Result<f64, String> {
+    let v: f64 = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{raw} is outside 0–1 (a share: 0.95 means 95 %)"))
+    }
 }
 
 fn main() -> Result<()> {
@@ -187,6 +232,7 @@ fn main() -> Result<()> {
         Command::Chat { .. }
             | Command::Triage { .. }
             | Command::Eval(_)
+            | Command::Train(_)
             | Command::Check
             | Command::Invite(_)
             | Command::Export { .. }
@@ -204,6 +250,10 @@ fn main() -> Result<()> {
     }
     let config = load_config(cli.config.as_deref())?;
     let messages_dir = messages_dir(cli.messages.as_deref(), &config);
+    // Training needs the rules but not a model: it is how the first model is made.
+    if let Command::Train(args) = &cli.command {
+        return run_train(&messages_dir, args);
+    }
     let content = Content::load_with_clinic(&messages_dir, config.faq_clinic_file.as_deref())
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| {
@@ -331,6 +381,7 @@ fn main() -> Result<()> {
                 .context("restored, but it cannot be opened yet")
         }
         Command::Keygen { .. } => unreachable!("handled before the configuration is read"),
+        Command::Train(_) => unreachable!("handled before the content is loaded"),
         Command::RotateKey { new_key_file } => {
             let dir = data_dir(cli.data.as_deref(), &config);
             emit(&waypoint::tools::keys::rotate(&dir, &new_key_file).map_err(|e| anyhow!("{e}"))?);
@@ -652,25 +703,45 @@ fn invite(
     Ok(())
 }
 
+fn run_train(messages_dir: &Path, args: &TrainArgs) -> Result<()> {
+    let out =
+        (args.out.clone()).unwrap_or_else(|| messages_dir.join(waypoint::content::MODEL_FILE));
+    let options = waypoint::safety::training::Options {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let report = waypoint::tools::train::run(
+        messages_dir,
+        &args.corpus,
+        &out,
+        &options,
+        args.dump_predictions.as_deref(),
+    )
+    .context("training the triage model")?;
+    emit(&report);
+    Ok(())
+}
+
 fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?;
-    let mut items = Vec::new();
-    for (n, line) in io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", args.file.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item = serde_json::from_str(&line).with_context(|| {
-            format!("{}:{}: not a labelled message", args.file.display(), n + 1)
-        })?;
-        items.push(item);
+    let mut items = waypoint::tools::corpus::read_all(&args.file)?;
+    if let Some(seen) = &args.exclude_seen {
+        let before = items.len();
+        items = waypoint::tools::corpus::unseen(items, &waypoint::tools::corpus::read_all(seen)?);
+        emit(&format!(
+            "left out {} of {before} messages also found in {}\n",
+            before - items.len(),
+            seen.display()
+        ));
     }
-    let report = eval::evaluate(engine, &items, at);
-    emit(&report.render());
+    if args.layers {
+        emit(&eval::compare_layers(engine, &items, at));
+    }
+    let report = eval::evaluate(engine, &items, at, args.show_text);
+    emit(&report.render(args.show_text));
     let thresholds = eval::Thresholds {
         min_crisis_recall: args.min_crisis_recall,
         max_benign_as_crisis: args.max_benign_as_crisis,
+        max_benign_as_check: args.max_benign_as_check,
         min_clinical_recall: args.min_clinical_recall,
         max_faq_as_clinical: args.max_faq_as_clinical,
         min_support_recall: args.min_support_recall,

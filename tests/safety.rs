@@ -13,7 +13,7 @@ use common::Conversation;
 use proptest::prelude::*;
 use waypoint::app::Records;
 use waypoint::engine::{Stored, UserRecord};
-use waypoint::safety::{Clinical, Crisis, Screener, Support};
+use waypoint::safety::{Clinical, Crisis, Layers, Screener, Support};
 use waypoint::store::StoreError;
 use waypoint::user::UserKey;
 
@@ -77,11 +77,14 @@ fn crisis_language_is_caught_in_every_category() {
         ),
     ];
     for (text, category) in table {
-        let found = crisis_of(text);
+        // The rules name the kind; with the learned layer the message gets the crisis
+        // reply or, where the model doubts it, the "are you safe?" check.
+        let found = screener().screen_with(text, Layers::Rules).crisis;
         assert!(
             found.contains(category),
             "{text:?}: expected {category:?}, found {found:?}"
         );
+        assert!(screener().screen(text).is_risk(), "{text:?}");
     }
 }
 

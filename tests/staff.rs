@@ -430,3 +430,35 @@ fn people_who_join_after_a_cancel_hear_of_it_at_their_reminder_time() {
     assert_eq!(told.len(), 1, "one notice, no reminder: {told:?}");
     assert!(told[0].contains("is cancelled"), "{told:?}");
 }
+
+#[test]
+fn crisis_words_in_staff_talk_and_broadcast_drafts_are_staff_work() {
+    let clinic = Clinic::new();
+    // In the staff group, colleagues talk about crises; the bot stays silent.
+    for talk in [
+        "Claiming the overdose alert from last night",
+        "she said she wanted to kill herself, I'm calling her now",
+        "ya hablé con él, dijo que se quería morir pero ya está con su familia",
+    ] {
+        let replies = clinic.send(GROUP, STAFF, Body::Text(talk.into()));
+        assert!(replies.is_empty(), "{talk}: {}", joined(&replies));
+    }
+    // A broadcast draft that names crisis lines is a draft, previewed, not a crisis.
+    assert!(
+        clinic
+            .text(STAFF, "/broadcast evening")
+            .contains("Send the message")
+    );
+    let draft = "If you're having thoughts of suicide tonight, call or text 988.";
+    let preview = clinic.send(STAFF, STAFF, Body::Text(draft.into()));
+    assert!(!preview.is_empty());
+    assert!(preview[0].text.contains("go to"), "{}", preview[0].text);
+    assert!(
+        !preview[0].text.contains("Are you safe"),
+        "{}",
+        preview[0].text
+    );
+    // Outside a draft, a staff member in a private chat is a person like anyone else.
+    let own = clinic.text(STAFF, "i want to kill myself");
+    assert!(own.contains("988"), "{own}");
+}

@@ -299,10 +299,13 @@ impl Gateway {
             sender: None,
         };
         let as_text = Body::Text(text.to_string());
-        let outcome = if self.app.engine().is_crisis(&as_text) {
+        // A carrier keyword is the whole text ("HELP", "STOP"): never a statement of
+        // crisis, and carriers require its own answer (HELP's carries the crisis lines).
+        let keyword = keywords::keyword(text);
+        let outcome = if keyword.is_none() && self.app.engine().is_risk(&as_text) {
             // First, whatever else the text is, and even for a number that opted out.
             self.app.handle(&inbound(as_text))
-        } else if let Some((keyword, hint)) = keywords::keyword(text) {
+        } else if let Some((keyword, hint)) = keyword {
             self.keyword(&user, &tag, keyword, hint, at)
         } else if self.opted_out(&user, &tag) {
             // After STOP: only what the person is entitled to ask for — to see or erase

@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, line_of};
 use crate::locale::Locale;
 use crate::safety::lexicon::Lexicon;
+use crate::safety::model::Model;
 use crate::safety::{DEFAULT_WITHIN, Finding, MASK_CONCEPT, Rule, Screener};
 
 #[derive(Deserialize)]
@@ -37,6 +38,12 @@ struct RuleToml {
 }
 
 pub(super) fn load(dir: &Path, problems: &mut Vec<Diagnostic>) -> Screener {
+    let (lexicon, rules) = load_rules(dir, problems);
+    Screener::new(lexicon, rules, load_model(dir, problems))
+}
+
+/// The lexicons and rules alone: what `waypoint train` calibrates the model beside.
+pub(super) fn load_rules(dir: &Path, problems: &mut Vec<Diagnostic>) -> (Lexicon, Vec<Rule>) {
     let mut lexicon = Lexicon::default();
     for locale in Locale::ALL {
         let path = dir.join(locale.code()).join("safety.toml");
@@ -128,5 +135,31 @@ pub(super) fn load(dir: &Path, problems: &mut Vec<Diagnostic>) -> Screener {
             }
         }
     }
-    Screener::new(lexicon, rules)
+    (lexicon, rules)
+}
+
+/// The learned layer's weights, written by `waypoint train`.
+pub const MODEL_FILE: &str = "triage-model.bin";
+
+fn load_model(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<Model> {
+    let path = dir.join(MODEL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            problems.push(Diagnostic::new(
+                &path,
+                None,
+                "file",
+                format!("cannot read the triage model: {e} (rebuild it with `waypoint train`)"),
+            ));
+            return None;
+        }
+    };
+    match Model::from_bytes(&bytes) {
+        Ok(model) => Some(model),
+        Err(e) => {
+            problems.push(Diagnostic::new(&path, None, "model", e.to_string()));
+            None
+        }
+    }
 }

@@ -6,6 +6,8 @@
 pub mod catalog;
 mod faq;
 mod lexicons;
+
+pub use lexicons::MODEL_FILE;
 mod replies;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +51,17 @@ impl Content {
             screener,
             faq,
         })
+    }
+
+    /// The triage rules without the learned layer, for training that layer (which must
+    /// work before any model file exists).
+    pub fn load_rules(dir: &Path) -> Result<Screener, Diagnostics> {
+        let mut problems = Vec::new();
+        let (lexicon, rules) = lexicons::load_rules(dir, &mut problems);
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
+        Ok(Screener::new(lexicon, rules, None))
     }
 
     pub fn text(&self, locale: Locale, msg: Msg) -> &str {

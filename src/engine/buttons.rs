@@ -24,6 +24,8 @@ pub enum Action {
         confirm: bool,
     },
     Safe(bool),
+    /// "I need help now", from the "are you safe?" check: the full crisis reply.
+    NeedHelp,
     Outreach {
         want: bool,
         reason: OutreachReason,
@@ -67,6 +69,7 @@ impl Action {
             Action::Language(locale) => format!("l:{}", locale.code()),
             Action::Forget { confirm } => format!("f:{}", yes_no(*confirm)),
             Action::Safe(safe) => format!("s:{}", yes_no(*safe)),
+            Action::NeedHelp => "s:h".to_string(),
             Action::Outreach { want, reason } => format!(
                 "o:{}:{}",
                 yes_no(*want),
@@ -147,6 +150,7 @@ impl Action {
             ("f", None) => Action::Forget {
                 confirm: yes_no(first)?,
             },
+            ("s", None) if first == "h" => Action::NeedHelp,
             ("s", None) => Action::Safe(yes_no(first)?),
             ("t", None) if !first.is_empty() => Action::FaqTopic(first.to_string()),
             ("q", None) if !first.is_empty() => Action::FaqEntry(first.to_string()),
@@ -219,6 +223,7 @@ mod tests {
             Action::Language(Locale::Es),
             Action::Forget { confirm: true },
             Action::Safe(false),
+            Action::NeedHelp,
             Action::Outreach {
                 want: true,
                 reason: OutreachReason::Crisis,
@@ -254,6 +259,7 @@ mod tests {
             "x:maybe",
             "f:",
             "s:yes",
+            "s:hh",
             "o:y:z",
             "l:de",
             "k:m:0",

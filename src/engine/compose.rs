@@ -325,6 +325,25 @@ impl Engine {
         self.outcome_in(locale, replies, change, Route::Crisis)
     }
 
+    /// The "check" tier: risk is possible but not clear, so ask before anything else, with
+    /// the lifeline on one line and a button to the full crisis reply.
+    pub(super) fn check(&self, locale: Locale) -> Outcome {
+        let r = &self.settings.resources;
+        let reply = Reply {
+            text: self.content.render(
+                locale,
+                Msg::CheckAsk,
+                &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+            ),
+            buttons: vec![vec![
+                self.button_for(locale, Msg::BtnCheckSafe, Action::Safe(true)),
+                self.button_for(locale, Msg::BtnCheckHelp, Action::NeedHelp),
+            ]],
+            urgent: true,
+        };
+        self.outcome_in(locale, vec![reply], Change::Keep, Route::Check)
+    }
+
     fn outreach_offer(&self, locale: Locale, reason: OutreachReason) -> Reply {
         Reply {
             text: self.content.text(locale, Msg::TeamOffer).to_string(),
@@ -504,5 +523,6 @@ fn empathy(kind: Crisis) -> Msg {
         Crisis::Withdrawal => Msg::CrisisWithdrawal,
         Crisis::HarmOthers => Msg::CrisisHarmOthers,
         Crisis::Unsafe => Msg::CrisisUnsafe,
+        Crisis::Distress => Msg::CrisisDistress,
     }
 }

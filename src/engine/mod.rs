@@ -22,7 +22,7 @@ use crate::content::{Content, Msg};
 use crate::enroll::InviteStatus;
 use crate::faq::Match;
 use crate::locale::Locale;
-use crate::safety::{Assessment, Request};
+use crate::safety::{Assessment, Layers, Request};
 use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
@@ -97,6 +97,8 @@ pub enum Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Crisis,
+    /// "Are you safe right now?": possible risk, asked about before anything else.
+    Check,
     Support,
     Clinical,
     Faq,
@@ -114,6 +116,7 @@ impl Route {
     pub fn name(self) -> &'static str {
         match self {
             Route::Crisis => "crisis",
+            Route::Check => "check",
             Route::Support => "support",
             Route::Clinical => "clinical",
             Route::Faq => "faq",
@@ -241,6 +244,8 @@ impl Default for Settings {
 pub struct Engine {
     content: Arc<Content>,
     settings: Settings,
+    /// Which triage layers decide; always both, except when `waypoint eval` measures one.
+    layers: Layers,
 }
 
 /// A message's context while the engine works on it.
@@ -263,7 +268,25 @@ impl Turn<'_> {
 
 impl Engine {
     pub fn new(content: Arc<Content>, settings: Settings) -> Self {
-        Self { content, settings }
+        Self {
+            content,
+            settings,
+            layers: Layers::Both,
+        }
+    }
+
+    /// The same engine with only some triage layers, for measuring each on its own.
+    pub fn with_layers(&self, layers: Layers) -> Engine {
+        Engine {
+            content: self.content.clone(),
+            settings: self.settings.clone(),
+            layers,
+        }
+    }
+
+    /// Screens a text with this engine's layers.
+    pub fn screen(&self, text: &str) -> Assessment {
+        self.content.screener.screen_with(text, self.layers)
     }
 
     pub fn content(&self) -> &Content {
@@ -310,14 +333,18 @@ impl Engine {
         };
         // 1. The crisis check, first, on every text, in every state and every chat.
         let assessment = match &inbound.body {
-            Body::Text(text) => self.content.screener.screen(text),
+            Body::Text(text) => self.screen(text),
             _ => Assessment::default(),
         };
-        if assessment.is_crisis()
-            && let Body::Text(text) = &inbound.body
+        if let Body::Text(text) = &inbound.body
+            && assessment.is_risk()
         {
             let locale = self.reply_locale(&turn, text);
-            return self.crisis(&turn, &assessment, locale);
+            return if assessment.is_crisis() {
+                self.crisis(&turn, &assessment, locale)
+            } else {
+                self.check(locale)
+            };
         }
         if inbound.chat == ChatKind::Shared {
             return self.outcome(
@@ -339,9 +366,10 @@ impl Engine {
         }
     }
 
-    /// Whether a message is crisis language (what step 1 of the pipeline decides).
-    pub fn is_crisis(&self, body: &Body) -> bool {
-        matches!(body, Body::Text(text) if self.content.screener.screen(text).is_crisis())
+    /// Whether a message gets the crisis reply or the "are you safe?" check (what step 1
+    /// of the pipeline decides).
+    pub fn is_risk(&self, body: &Body) -> bool {
+        matches!(body, Body::Text(text) if self.screen(text).is_risk())
     }
 
     /// Every saved record leaves with its jobs re-planned from this moment; a person who
@@ -441,6 +469,12 @@ impl Engine {
                 Route::Smalltalk,
             );
         }
+        // From here on the reply would be some kind of "I can't help with that": a sign
+        // of risk, however faint, is met with the check instead, never a shrug.
+        let found = self.content.faq.lookup(text, locale);
+        if assessment.signal && !matches!(found, (_, Match::Answer(_))) {
+            return self.check(locale);
+        }
         if let Some(kind) = assessment.request {
             let msg = match kind {
                 Request::Personal => Msg::RequestPersonal,
@@ -453,7 +487,7 @@ impl Engine {
                 Route::Fallback,
             );
         }
-        match self.content.faq.lookup(text, locale) {
+        match found {
             (locale, Match::Answer(entry)) => {
                 let reply = self.faq_answer(locale, entry);
                 let mut outcome = self.outcome_in(locale, vec![reply], Change::Keep, Route::Faq);
@@ -466,7 +500,12 @@ impl Engine {
                 self.outcome_in(locale, vec![reply], Change::Keep, Route::Fallback)
             }
             (_, Match::Nothing) => {
-                let reply = self.say(locale, Msg::Fallback);
+                let r = &self.settings.resources;
+                let reply = plain(self.content.render(
+                    locale,
+                    Msg::Fallback,
+                    &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+                ));
                 self.outcome_in(locale, vec![reply], Change::Keep, Route::Fallback)
             }
         }
@@ -764,6 +803,13 @@ impl Engine {
             }
             (Action::Safe(true), _) => done(vec![self.safe_yes(locale)], Change::Keep),
             (Action::Safe(false), _) => done(vec![self.safe_no(locale)], Change::Keep),
+            (Action::NeedHelp, _) => {
+                let confirmed = Assessment {
+                    crisis: vec![crate::safety::Crisis::Distress],
+                    ..Assessment::default()
+                };
+                self.crisis(turn, &confirmed, locale)
+            }
             (Action::Outreach { want: true, reason }, Some(record)) if record.care_team_consent => {
                 let mut next = record.clone();
                 next.outreach_requests.push(OutreachRequest {

@@ -51,6 +51,8 @@ enum TermSpec {
 struct Pattern {
     concept: ConceptId,
     terms: Vec<TermId>,
+    /// How many other words may stand between two of its words.
+    gap: usize,
 }
 
 /// Lexicons compiled for matching. Look-up tables are keyed by a 64-bit hash of the text
@@ -138,15 +140,17 @@ impl Lexicon {
         self.names.len()
     }
 
-    /// Compiles one pattern into `concept`. With `typos` false, no word of the pattern
-    /// matches a misspelling (masks must never swallow a near-miss: "kicking myself" is an
-    /// idiom, "killing myself" is not).
+    /// Compiles one pattern into `concept`. With `loose` false, the pattern matches only
+    /// its own words, contiguous and spelled as written: masks must never swallow a
+    /// near-miss ("kicking myself" is an idiom, "killing myself" is not) nor reach across
+    /// other words ("hang myself, hang on" holds the idiom "hang on", but only at its end).
     pub fn add_pattern(
         &mut self,
         concept: ConceptId,
         pattern: &str,
-        typos: bool,
+        loose: bool,
     ) -> Result<(), PatternError> {
+        let typos = loose;
         let mut terms = Vec::new();
         for raw in pattern.split_whitespace() {
             let (spec_word, prefix, fuzzy) = if let Some(stem) = raw.strip_suffix('*') {
@@ -191,7 +195,12 @@ impl Lexicon {
                     .push(self.patterns.len());
             }
         }
-        self.patterns.push(Pattern { concept, terms });
+        let gap = if loose { MAX_GAP } else { 0 };
+        self.patterns.push(Pattern {
+            concept,
+            terms,
+            gap,
+        });
         Ok(())
     }
 
@@ -374,7 +383,12 @@ impl Lexicon {
                         }
                         for &p in self.by_pair.get(&key).into_iter().flatten() {
                             let pattern = &self.patterns[p];
-                            if let Some(end) = match_rest(&pattern.terms[2..], text, next) {
+                            if next - start > pattern.gap + 1 {
+                                continue;
+                            }
+                            if let Some(end) =
+                                match_rest(&pattern.terms[2..], text, next, pattern.gap)
+                            {
                                 push(Hit {
                                     concept: pattern.concept,
                                     start,
@@ -394,12 +408,12 @@ fn pair(first: TermId, second: TermId) -> u64 {
     (u64::from(first) << 32) | u64::from(second)
 }
 
-/// Matches the remaining terms after `start`, allowing up to [`MAX_GAP`] words between
-/// them; returns the position of the last word matched.
-fn match_rest(rest: &[TermId], text: &Prepared, start: usize) -> Option<usize> {
+/// Matches the remaining terms after `start`, allowing up to `gap` words between them;
+/// returns the position of the last word matched.
+fn match_rest(rest: &[TermId], text: &Prepared, start: usize, gap: usize) -> Option<usize> {
     let mut at = start;
     for term in rest {
-        let window = (at + 1)..(at + 2 + MAX_GAP).min(text.terms.len());
+        let window = (at + 1)..(at + 2 + gap).min(text.terms.len());
         at = window.clone().find(|&j| text.terms[j].contains(term))?;
     }
     Some(at)

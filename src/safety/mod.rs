@@ -6,12 +6,19 @@
 
 mod fast_hash;
 pub mod lexicon;
+pub mod model;
 pub mod normalize;
+pub mod training;
 
 use lexicon::{ConceptId, Hit, Lexicon, Prepared};
+use model::{Label, Model, Scores};
 
 /// The name of the concept whose matches are blanked before any rule runs.
 pub const MASK_CONCEPT: &str = "mask";
+/// Concepts that, found together, keep a mask from hiding a crisis rule's words: "it's
+/// time to kill myself" is not the idiom "time to kill".
+pub const INTENT_CONCEPT: &str = "intent";
+pub const SELF_CONCEPT: &str = "self_ref";
 /// Default span, in words, inside which all of a rule's concepts must occur.
 pub const DEFAULT_WITHIN: usize = 12;
 
@@ -24,14 +31,22 @@ pub enum Crisis {
     Unsafe,
     Suicide,
     SelfHarm,
+    /// Risk the learned layer is sure of, or that the person confirmed ("I need help now"),
+    /// without a rule to name its kind.
+    Distress,
 }
 
 impl Crisis {
-    /// Whether 911 (or the local emergency number) comes first in the reply.
+    /// Whether 911 (or the local emergency number) comes first in the reply. When the
+    /// kind is unknown it may be an overdose, so the emergency line leads.
     pub fn is_emergency(self) -> bool {
         matches!(
             self,
-            Crisis::Overdose | Crisis::Withdrawal | Crisis::HarmOthers | Crisis::Unsafe
+            Crisis::Overdose
+                | Crisis::Withdrawal
+                | Crisis::HarmOthers
+                | Crisis::Unsafe
+                | Crisis::Distress
         )
     }
 }
@@ -117,49 +132,117 @@ pub struct Rule {
     pub max_words: Option<usize>,
 }
 
-/// Everything the rules found in one message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Everything the rules and the learned layer found in one message.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Assessment {
-    /// Every crisis category found, most urgent first.
+    /// Every crisis category found, most urgent first: the full crisis reply.
     pub crisis: Vec<Crisis>,
+    /// Risk is possible but not clear: ask "are you safe right now?" first.
+    pub check: bool,
+    /// Some sign of risk, however faint: such a message never gets the generic fallback.
+    pub signal: bool,
+    /// A crisis rule fired on words an idiom mask covers, in a message that states intent
+    /// about the writer: no layer may overrule it below the check.
+    pub stated: bool,
     pub clinical: Option<Clinical>,
     pub support: Option<Support>,
     pub request: Option<Request>,
     pub smalltalk: Option<Smalltalk>,
     /// Ids of the rules that fired, for `waypoint triage --explain` and logs of counts.
     pub rules: Vec<String>,
+    /// The learned layer's scores, when a model is loaded.
+    pub scores: Option<Scores>,
 }
 
 impl Assessment {
+    /// Whether the full crisis reply is due.
     pub fn is_crisis(&self) -> bool {
         !self.crisis.is_empty()
     }
+
+    /// Whether the message gets the crisis reply or the "are you safe?" check: the
+    /// messages that never wait behind anything else.
+    pub fn is_risk(&self) -> bool {
+        self.is_crisis() || self.check
+    }
 }
 
-/// The lexicons and rules, ready to screen messages.
+/// Which layers decide: the evaluation compares them; production uses both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layers {
+    Rules,
+    Model,
+    Both,
+}
+
+/// The lexicons, rules and learned model, ready to screen messages.
 pub struct Screener {
     lexicon: Lexicon,
     mask: Option<ConceptId>,
+    intent: Option<ConceptId>,
+    self_ref: Option<ConceptId>,
     rules: Vec<Rule>,
+    model: Option<Model>,
 }
 
 impl Screener {
-    pub fn new(lexicon: Lexicon, rules: Vec<Rule>) -> Self {
-        let mask = lexicon.concept_id(MASK_CONCEPT);
+    pub fn new(lexicon: Lexicon, rules: Vec<Rule>, model: Option<Model>) -> Self {
         Self {
+            mask: lexicon.concept_id(MASK_CONCEPT),
+            intent: lexicon.concept_id(INTENT_CONCEPT),
+            self_ref: lexicon.concept_id(SELF_CONCEPT),
             lexicon,
-            mask,
             rules,
+            model,
         }
     }
 
-    /// Screens one message. Never fails and never panics, whatever the input.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    /// Screens one message with every layer. Never fails and never panics, whatever the
+    /// input.
     pub fn screen(&self, text: &str) -> Assessment {
-        let (prepared, hits) = self.matched(text);
-        // Hits grouped by concept, so a rule whose first concept is absent costs one check.
-        let mut by_concept: Vec<Vec<Hit>> = vec![Vec::new(); self.lexicon.concept_count()];
-        for hit in hits {
-            by_concept[hit.concept].push(hit);
+        self.screen_with(text, Layers::Both)
+    }
+
+    /// Screens with the chosen layers (for measuring each on its own).
+    pub fn screen_with(&self, text: &str, layers: Layers) -> Assessment {
+        let (ruled, evidence) = self.by_rules(text);
+        let mut out = if layers == Layers::Model {
+            Assessment::default()
+        } else {
+            ruled
+        };
+        if layers != Layers::Rules
+            && model_reads(text, &evidence)
+            && let Some(model) = &self.model
+        {
+            let evidence: Vec<&str> = evidence.iter().map(String::as_str).collect();
+            combine(&mut out, model, model.score(text, &evidence));
+        }
+        out
+    }
+
+    /// The names of what the rules found in `text` (`c:` concepts, `r:` rules, `mask`),
+    /// which the learned layer weighs beside the words.
+    pub fn evidence(&self, text: &str) -> Vec<String> {
+        self.by_rules(text).1
+    }
+
+    /// What the rules alone find, and the evidence for the model.
+    fn by_rules(&self, text: &str) -> (Assessment, Vec<String>) {
+        let (prepared, hits, unmasked) = self.matched(text);
+        let by_concept = group(&hits, self.lexicon.concept_count());
+        let mut evidence: Vec<String> = Vec::new();
+        for (concept, found) in by_concept.iter().enumerate() {
+            if !found.is_empty() {
+                evidence.push(format!("c:{}", self.lexicon.concept_name(concept)));
+            }
+        }
+        if unmasked.is_some() {
+            evidence.push(MASK_CONCEPT.to_string());
         }
         let mut out = Assessment::default();
         for rule in &self.rules {
@@ -184,26 +267,51 @@ impl Screener {
                 }
             }
         }
+        // A mask never hides a crisis rule's words from someone who states intent about
+        // themselves; without those, what the mask hid is still a sign of risk.
+        if let Some(unmasked) = unmasked {
+            let by_concept = group(&unmasked, self.lexicon.concept_count());
+            let present = |c: Option<ConceptId>| c.is_some_and(|c| !by_concept[c].is_empty());
+            let stated = present(self.intent) && present(self.self_ref);
+            for rule in &self.rules {
+                let Finding::Crisis(c) = rule.finding else {
+                    continue;
+                };
+                if out.crisis.contains(&c) || !fires(rule, &by_concept, prepared.len()) {
+                    continue;
+                }
+                if stated {
+                    out.rules.push(format!("{}+unmasked", rule.id));
+                    out.crisis.push(c);
+                    out.stated = true;
+                } else {
+                    out.signal = true;
+                }
+            }
+        }
         out.crisis.sort();
-        out
+        out.signal |= out.is_crisis();
+        evidence.extend(out.rules.iter().map(|r| format!("r:{r}")));
+        (out, evidence)
     }
 
-    /// The message's words and the concept hits left once idioms are masked.
-    fn matched(&self, text: &str) -> (Prepared, Vec<Hit>) {
+    /// The message's words, the concept hits left once idioms are masked, and (when a mask
+    /// blanked anything) the hits before masking.
+    fn matched(&self, text: &str) -> (Prepared, Vec<Hit>, Option<Vec<Hit>>) {
         let mut prepared = self.lexicon.prepare(text);
         let hits = self.lexicon.hits(&prepared);
         let Some(mask) = self.mask else {
-            return (prepared, hits);
+            return (prepared, hits, None);
         };
         let masks: Vec<Hit> = hits.iter().filter(|h| h.concept == mask).copied().collect();
         if masks.is_empty() {
-            return (prepared, hits);
+            return (prepared, hits, None);
         }
         for m in &masks {
             prepared.mask(m.start, m.end);
         }
-        let hits = self.lexicon.hits(&prepared);
-        (prepared, hits)
+        let masked = self.lexicon.hits(&prepared);
+        (prepared, masked, Some(hits))
     }
 
     /// For authors tuning lexicons: each concept found in `text` (after masking) with the
@@ -219,13 +327,62 @@ impl Screener {
             .filter(|h| Some(h.concept) == self.mask)
             .map(|h| format!("{MASK_CONCEPT}: {}", span(h)))
             .collect();
-        let (_, hits) = self.matched(text);
+        let (_, hits, _) = self.matched(text);
         out.extend(
             hits.iter()
                 .filter(|h| Some(h.concept) != self.mask)
                 .map(|h| format!("{}: {}", self.lexicon.concept_name(h.concept), span(h))),
         );
         out
+    }
+}
+
+/// Whether the learned layer has something to read. A command ("/help") is the bot's own
+/// vocabulary, and a single word the rules know nothing of ("Ben", typed as a name) gives
+/// the model nothing but its guess; the rules still read both.
+fn model_reads(text: &str, evidence: &[String]) -> bool {
+    if text.trim_start().starts_with('/') {
+        return false;
+    }
+    let mut words = 0;
+    normalize::scan_words(text, |_| words += 1);
+    words > 1 || !evidence.is_empty()
+}
+
+/// Hits grouped by concept, so a rule whose first concept is absent costs one check.
+fn group(hits: &[Hit], concepts: usize) -> Vec<Vec<Hit>> {
+    let mut by_concept: Vec<Vec<Hit>> = vec![Vec::new(); concepts];
+    for hit in hits {
+        by_concept[hit.concept].push(*hit);
+    }
+    by_concept
+}
+
+/// Adds the learned layer's view to what the rules found. The model has weighed the
+/// rules' findings as evidence, so its probability decides the tier; a rule's finding
+/// names the kind of crisis, and is overruled only when the model is confident the words
+/// are not about danger now ("I overdosed years ago, now I carry naloxone").
+fn combine(out: &mut Assessment, model: &Model, scores: Scores) {
+    let t = &model.thresholds;
+    out.scores = Some(scores);
+    if scores.known < model::MIN_KNOWN {
+        return;
+    }
+    let top = scores.top_non_crisis();
+    let (full, check) = t.tier(scores.crisis, out.is_crisis(), scores.rival());
+    if full && out.crisis.is_empty() {
+        out.crisis.push(Crisis::Distress);
+    } else if !full {
+        out.crisis.clear();
+    }
+    out.check = check || (out.stated && !full);
+    out.signal = out.is_risk() || scores.crisis >= t.signal;
+    if out.clinical.is_none() && out.support.is_none() {
+        if top == Label::Clinical && scores.of(Label::Clinical) >= t.clinical {
+            out.clinical = Some(Clinical::Medication);
+        } else if top == Label::Support && scores.of(Label::Support) >= t.support {
+            out.support = Some(Support::Craving);
+        }
     }
 }
 
@@ -291,7 +448,7 @@ mod tests {
                 max_words: None,
             })
             .collect();
-        Screener::new(lex, rules)
+        Screener::new(lex, rules, None)
     }
 
     #[test]

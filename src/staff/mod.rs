@@ -81,6 +81,23 @@ impl Desk {
                     .is_some())
     }
 
+    /// Whether `inbound` is staff talk whatever its words: anything in the staff group, or
+    /// the text a staff member is drafting as a broadcast.
+    pub fn is_staff_talk(&self, engine: &Engine, inbound: &Inbound) -> bool {
+        if in_staff_group(engine, inbound) {
+            return true;
+        }
+        let drafting =
+            |staff: &StaffMember| matches!(self.draft(staff), Ok(Some(Draft { text: None, .. })));
+        inbound.chat == ChatKind::Private
+            && matches!(inbound.body, Body::Text(_))
+            && engine
+                .settings()
+                .staff
+                .member(inbound.sender.as_deref())
+                .is_some_and(drafting)
+    }
+
     pub fn handle(&self, engine: &Engine, inbound: &Inbound) -> Option<Vec<Reply>> {
         // The staff group is where colleagues talk: the bot answers only its own buttons
         // and staff commands there, and is otherwise silent.

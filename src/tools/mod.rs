@@ -2,7 +2,9 @@
 //! texting table), `keygen` and `rotate-key`. They run the
 //! same engine as the channels, so what they show is what a person would get.
 
+pub mod corpus;
 pub mod eval;
 pub mod keys;
 pub mod texting;
+pub mod train;
 pub mod triage;

@@ -1,6 +1,7 @@
 //! `waypoint triage`: one message per input line in, one JSON object per line out, with
 //! the route and the exact reply a consented participant would receive.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 
 use chrono::{DateTime, Utc};
@@ -8,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Outcome};
 use crate::locale::Locale;
+use crate::safety::model::Label;
 
 /// One line of `waypoint triage` output.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Verdict {
     pub route: String,
     pub faq_id: Option<String>,
@@ -21,10 +23,17 @@ pub struct Verdict {
     pub explain: Option<Explanation>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Explanation {
     pub rules: Vec<String>,
     pub concepts: Vec<String>,
+    /// The learned layer's probabilities (crisis is the highest of the whole message and
+    /// its windows), absent when the model does not read this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<BTreeMap<String, f32>>,
+    /// The model's thresholds, to read the scores against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<BTreeMap<String, f32>>,
 }
 
 impl Verdict {
@@ -90,8 +99,23 @@ pub fn run(
         let mut verdict = Verdict::from_outcome(&engine.triage(&text, lang, at));
         if explain {
             let screener = &engine.content().screener;
+            let assessment = screener.screen(&text);
+            let round = |v: f32| (v * 1000.0).round() / 1000.0;
             verdict.explain = Some(Explanation {
-                rules: screener.screen(&text).rules,
+                model: assessment.scores.map(|s| {
+                    Label::ALL
+                        .into_iter()
+                        .map(|l| (l.name().to_string(), round(s.of(l))))
+                        .collect()
+                }),
+                thresholds: screener.model().map(|m| {
+                    m.thresholds
+                        .named()
+                        .into_iter()
+                        .map(|(n, v)| (n.to_string(), round(v)))
+                        .collect()
+                }),
+                rules: assessment.rules,
                 concepts: screener.explain(&text),
             });
         }

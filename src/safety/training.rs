@@ -338,15 +338,20 @@ mod tests {
         out
     }
 
+    /// Options small enough for a unit test.
+    fn small() -> Options {
+        Options {
+            bits: 12,
+            epochs: 5,
+            ..Options::default()
+        }
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_bytes_and_another_seed_does_not() {
         let data = corpus();
         let refs: Vec<&Example> = data.iter().collect();
-        let options = Options {
-            bits: 12,
-            epochs: 3,
-            ..Options::default()
-        };
+        let options = small();
         let a = fit(&refs, &options).to_bytes();
         assert_eq!(a, fit(&refs, &options).to_bytes());
         let other = Options { seed: 8, ..options };
@@ -356,12 +361,7 @@ mod tests {
     #[test]
     fn learns_what_it_is_shown_and_generalises_across_authors() {
         let data = corpus();
-        let options = Options {
-            bits: 12,
-            epochs: 5,
-            ..Options::default()
-        };
-        let scores = out_of_author(&data, &options);
+        let scores = out_of_author(&data, &small());
         for (e, s) in data.iter().zip(&scores) {
             let top = Label::ALL
                 .into_iter()
@@ -374,12 +374,7 @@ mod tests {
     #[test]
     fn calibration_meets_the_recall_target() {
         let data = corpus();
-        let options = Options {
-            bits: 12,
-            epochs: 5,
-            ..Options::default()
-        };
-        let scores = out_of_author(&data, &options);
+        let scores = out_of_author(&data, &small());
         let items: Vec<Calibrating> = data
             .iter()
             .zip(&scores)

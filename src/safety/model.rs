@@ -246,10 +246,6 @@ impl Model {
         }
     }
 
-    pub fn bits(&self) -> u32 {
-        self.bits
-    }
-
     /// Scores one message, with the names of what the rules found in it (`evidence`: the
     /// concepts and rules, which the model weighs like words). Total: any text, including
     /// empty, gets scores.

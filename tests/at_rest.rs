@@ -8,11 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::Duration;
+use waypoint::engine::choices::Choices;
 use waypoint::engine::state::EscalationReason;
-use waypoint::engine::{Job, JobKind, Reply, Stored, UserRecord};
+use waypoint::engine::{Button, Job, JobKind, Reply, Stored, UserRecord};
 use waypoint::locale::Locale;
 use waypoint::store::crypto::Secret;
-use waypoint::store::{Alert, Offered, Outgoing, Priority, Store, StoreError};
+use waypoint::store::{Alert, Outgoing, Priority, Store, StoreError};
 use waypoint::user::{Channel, UserKey};
 
 const CHAT_ID: &str = "7391046251";
@@ -58,12 +59,17 @@ fn fill(store: &Store, user: &UserKey, words: &str) {
     store
         .enqueue(&[Outgoing::new(user.clone(), reply, Priority::Scheduled)])
         .unwrap();
-    let offered = Offered {
-        choices: vec![format!("r:{words}")],
+    let mut open = Choices::default();
+    let question = Reply {
+        text: String::new(),
+        buttons: vec![vec![Button {
+            label: "Going".into(),
+            data: format!("r:{words}"),
+        }]],
         urgent: false,
-        at: common::t0(),
     };
-    store.remember_choices(user, &offered).unwrap();
+    open.offer(&[question], common::t0());
+    store.remember_choices(user, &open).unwrap();
     store.set_opted_out(user, true, common::t0()).unwrap();
     store.flush().unwrap();
 }

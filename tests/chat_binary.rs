@@ -159,8 +159,9 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
     // Monday 30 November 2026, 10:00 in New York. Buttons: 1 = agree, 1 = New York,
     // 1 = Evening group; after the reminder, 3 = "Can't make it"; at the check-in,
-    // 2 = a score of 2, then 2 = no use, then 2 = no outreach.
-    let script = "/start\n1\n1\n/program\n1\n/_time +6h\n3\n/_discharge 2026-11-30\n/_time +2d1h\n2\n2\n2\n/privacy\n";
+    // 2 = a score of 2, then 2 = no use. Joined without an invite, so no staff member
+    // sees the answers: no "reach out?" question, and the replies say so.
+    let script = "/start\n1\n1\n/program\n1\n/_time +6h\n3\n/_discharge 2026-11-30\n/_time +2d1h\n2\n2\n/privacy\n";
     let (ok, stdout, err) = chat_with(
         &["--config", config],
         &["--at", "2026-11-30T15:00:00Z"],
@@ -177,20 +178,24 @@ fn with_the_example_config_a_newcomer_joins_watches_a_reminder_then_a_check_in_a
         "Evening group: tonight at 6:00 PM.",
         "Where: Room 2, 100 Main Street",
         "[1] Going   [2] Running late   [3] Can't make it",
-        "noted it for your care team",
+        "no one at a clinic sees it",
         "Congratulations on finishing the program",
         "(clock moved to 2026-12-02 22:00 UTC)",
         "How are you doing, from 1 (really hard) to 5 (doing well)?",
         "Any alcohol or drug use since the last check-in?",
-        "reach out to you?",
-        "noted your answers for your care team",
-        "notes for your care team: 2",
+        "no one at a clinic sees them",
+        "This is everything I keep about you",
     ] {
         let at = rest
             .find(expected)
             .unwrap_or_else(|| panic!("missing (in order) {expected:?} in:\n{stdout}"));
         rest = &rest[at + expected.len()..];
     }
+    assert!(
+        !stdout.contains("care team so someone can follow up"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("reach out to you?"), "{stdout}");
 }
 
 #[test]
@@ -227,5 +232,41 @@ fn an_invite_made_with_the_cli_enrolls_a_newcomer_in_the_terminal() {
             stdout.to_lowercase().contains(&expected.to_lowercase()),
             "missing {expected:?} in:\n{stdout}"
         );
+    }
+}
+
+/// A crisis reply asks two questions ([1] safe [2] not safe; [3] tell the care team
+/// [4] no thanks): both stay answerable, in either order.
+#[test]
+fn both_questions_after_a_crisis_reply_can_be_answered_in_either_order() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
+    for (order, name) in [(["3", "1"], "jo"), (["1", "3"], "al")] {
+        let data = tempfile::tempdir().unwrap();
+        let invite = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .args(["--config", config, "--data"])
+            .arg(data.path())
+            .args(["invite", "--program", "evening", "--uses", "1"])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&invite.stdout);
+        let code = printed.lines().next().unwrap().rsplit('=').next().unwrap();
+        let script = format!(
+            "/start {code}\n1\n1\nJo\n1\ni want to end my life tonight\n{}\n{}\n",
+            order[0], order[1]
+        );
+        let (ok, stdout, err) = chat_with(&["--config", config], &[], data.path(), name, &script);
+        assert!(ok, "{err}");
+        let (_, after) = stdout
+            .split_once("[3] Yes, let them know")
+            .unwrap_or_else(|| panic!("no second question in:\n{stdout}"));
+        assert!(
+            after.contains("I've saved your request for your care team"),
+            "{order:?}: the care-team answer was lost:\n{after}"
+        );
+        assert!(
+            after.contains("I'm glad."),
+            "{order:?}: the safety answer was lost:\n{after}"
+        );
+        assert!(!after.contains("no numbered question"), "{after}");
     }
 }

@@ -286,3 +286,112 @@ fn odd_text_never_breaks_the_conversation() {
     }
     c.check(">\n< didn't get any text");
 }
+
+const EVENING: &str = r#"
+[[program]]
+id = "evening"
+name = "Evening group"
+timezone = "America/New_York"
+[[program.session]]
+cron = "0 18 * * MON,WED,THU"
+"#;
+
+/// Someone who joined with plain /start and /program: no staff member sees them.
+fn joined_without_an_invite() -> Conversation {
+    let config = waypoint::config::Config::parse(std::path::Path::new("t.toml"), EVENING).unwrap();
+    let mut c = Conversation::with_settings(config.settings);
+    c.check(
+        "
+        > /start
+        * I agree
+        * America/New York
+        > /program
+        * Evening group
+        < Next session: tomorrow at 6:00 PM
+        ",
+    );
+    c
+}
+
+#[test]
+fn without_a_care_team_no_reply_promises_a_follow_up() {
+    let mut c = joined_without_an_invite();
+    // "Can't make it" for tomorrow's session (2026-11-25 18:00 New York).
+    let session = common::t0() + chrono::Duration::hours(32);
+    let absent = waypoint::engine::buttons::Action::Rsvp {
+        session: session.timestamp() / 60,
+        answer: waypoint::engine::state::RsvpAnswer::Absent,
+    };
+    c.deliver(Body::Button(absent.encode()));
+    let said = c.said();
+    assert!(!said.contains("care team"), "{said}");
+    assert!(said.contains("no one at a clinic sees it"), "{said}");
+    // A worrying check-in: no "reach out?" question, no promise, the ways to call.
+    c.check(
+        "
+        > /checkin
+        * 1
+        < Any alcohol or drug use
+        * Yes
+        < no one at a clinic sees them
+        < call your clinic
+        < 988
+        ! follow up
+        ! reach out
+        ",
+    );
+    let Stored::Found(record) = c.store.load(&c.user).unwrap() else {
+        panic!("no record")
+    };
+    assert!(record.escalations.is_empty(), "{:?}", record.escalations);
+    assert_eq!(record.checkins.len(), 1);
+    assert!(record.open_checkin.is_none());
+}
+
+#[test]
+fn a_bare_number_with_no_question_open_is_never_an_faq_question() {
+    let mut c = joined_without_an_invite();
+    for number in ["3", "42", "#2", "1000."] {
+        c.send(number);
+        let said = c.said();
+        assert!(
+            said.contains("no numbered question is open"),
+            "{number}: {said}"
+        );
+        assert_eq!(c.route(), "other", "{number}");
+    }
+    // Before consent too, and in Spanish.
+    let mut fresh = Conversation::new();
+    fresh.language = Some(Locale::Es);
+    fresh.send("/start");
+    fresh.send("42");
+    assert!(
+        fresh.said().contains("ninguna pregunta numerada"),
+        "{}",
+        fresh.said()
+    );
+}
+
+#[test]
+fn asking_when_ones_group_meets_gets_the_next_session_in_ones_zone() {
+    let mut c = joined_without_an_invite();
+    c.check(
+        "
+        > what time is my group tonight?
+        < Your next Evening group session is tomorrow at 6:00 PM.
+        > ¿a qué hora es mi grupo mañana?
+        < Tu próxima sesión de Evening group es mañana a las
+        ",
+    );
+    // Someone without a program is told how to get one.
+    let mut fresh = Conversation::new();
+    fresh.check(
+        "
+        > /start
+        * I agree
+        * America/New York
+        > when is my next session
+        < send /program
+        ",
+    );
+}

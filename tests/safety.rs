@@ -243,7 +243,11 @@ fn the_care_team_offer_needs_consent_from_enrollment() {
     let Stored::Found(mut record) = c.store.load(&c.user).unwrap() else {
         panic!()
     };
+    // Consent alone is not enough: staff see only people in a program.
     record.care_team_consent = true;
+    c.store.save(&c.user, &record, true).unwrap();
+    c.check("> i want to end my life\n! care team know");
+    record.program = Some("evening".into());
     c.store.save(&c.user, &record, true).unwrap();
     c.check(
         "

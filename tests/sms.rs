@@ -1012,3 +1012,43 @@ fn texting_without_telegram_refuses_a_staff_group_it_could_not_post_to() {
         "{err}"
     );
 }
+
+/// A crisis text to someone enrolled by invite asks two numbered questions (1-2 safe,
+/// 3-4 tell the care team): both stay answerable, in either order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_questions_after_a_crisis_text_can_be_answered_in_either_order() {
+    for order in [["3", "1"], ["1", "3"]] {
+        let t = Texting::start("2026-11-30T15:00:00Z").await;
+        let code = waypoint::enroll::new_sms_code().unwrap();
+        let invite = waypoint::enroll::Invite {
+            program: "evening".into(),
+            role: waypoint::enroll::Role::Participant,
+            created: utc("2026-11-30T14:00:00Z"),
+            expires: None,
+            max_uses: None,
+            uses: 0,
+            revoked: false,
+        };
+        let canonical = waypoint::enroll::sms_code(&code).unwrap();
+        t.store.put_invite(&canonical, &invite).unwrap();
+        t.text(ANA, &format!("JOIN {code}")).await;
+        for answer in ["1", "1", "Ana", "1"] {
+            t.text(ANA, answer).await;
+        }
+        assert_eq!(t.record(ANA).unwrap().alias.as_deref(), Some("Ana"));
+        let crisis = t
+            .text(ANA, "i want to end my life tonight")
+            .await
+            .join("\n");
+        assert!(crisis.contains("3 Yes, let them know"), "{crisis}");
+        let first = t.text(ANA, order[0]).await.join("\n");
+        let second = t.text(ANA, order[1]).await.join("\n");
+        let both = format!("{first}\n{second}");
+        assert!(
+            both.contains("saved your request for your care team"),
+            "{order:?}: {both}"
+        );
+        assert!(both.contains("I'm glad"), "{order:?}: {both}");
+        t.stop().await;
+    }
+}

@@ -12,7 +12,8 @@ use std::io::{self, BufRead, Write};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::delivery::Scheduler;
-use crate::engine::{Body, Button, ChatKind, Inbound, Reply};
+use crate::engine::choices::{Choices, numbering};
+use crate::engine::{Body, ChatKind, Inbound, Reply};
 use crate::locale::Locale;
 use crate::schedule::program::parse_duration;
 use crate::user::UserKey;
@@ -29,8 +30,8 @@ pub fn run(
     mut output: impl Write,
     prompt: bool,
 ) -> io::Result<()> {
-    let mut buttons: Vec<Button> = Vec::new();
-    deliver_due(scheduler, clock, user, &mut buttons, &mut output)?;
+    let mut open = Choices::default();
+    deliver_due(scheduler, clock, user, &mut open, &mut output)?;
     if prompt {
         write!(output, "> ")?;
         output.flush()?;
@@ -38,14 +39,16 @@ pub fn run(
     for line in input.lines() {
         let line = line?;
         if let Some(shift) = line.trim().strip_prefix("/_time") {
-            buttons.clear();
             move_clock(clock, shift.trim(), &mut output)?;
         } else {
-            let body = match line.trim().parse::<usize>() {
-                Ok(n) if (1..=buttons.len()).contains(&n) => {
-                    Body::Button(buttons[n - 1].data.clone())
-                }
-                _ => Body::Text(line),
+            let picked = line
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| open.answer(n, clock.now()));
+            let body = match picked {
+                Some((data, _)) => Body::Button(data),
+                None => Body::Text(line),
             };
             let inbound = Inbound {
                 user: user.clone(),
@@ -56,12 +59,9 @@ pub fn run(
                 sender: None,
             };
             let outcome = app.handle(&inbound);
-            buttons.clear();
-            for reply in &outcome.replies {
-                print_reply(reply, &mut buttons, &mut output)?;
-            }
+            print_replies(&outcome.replies, clock, &mut open, &mut output)?;
         }
-        deliver_due(scheduler, clock, user, &mut buttons, &mut output)?;
+        deliver_due(scheduler, clock, user, &mut open, &mut output)?;
         if prompt {
             write!(output, "> ")?;
             output.flush()?;
@@ -92,7 +92,7 @@ fn deliver_due(
     scheduler: &Scheduler,
     clock: &dyn Clock,
     user: &UserKey,
-    buttons: &mut Vec<Button>,
+    open: &mut Choices,
     output: &mut impl Write,
 ) -> io::Result<()> {
     let store = scheduler.store();
@@ -106,12 +106,13 @@ fn deliver_due(
             return Ok(());
         }
     };
-    let mine: Vec<_> = items.into_iter().filter(|(_, i)| i.user == *user).collect();
-    if !mine.is_empty() {
-        buttons.clear();
-    }
-    for (key, item) in mine {
-        print_reply(&item.reply, buttons, output)?;
+    let (keys, replies): (Vec<_>, Vec<Reply>) = items
+        .into_iter()
+        .filter(|(_, i)| i.user == *user)
+        .map(|(key, item)| (key, item.reply))
+        .unzip();
+    print_replies(&replies, clock, open, output)?;
+    for key in keys {
         if let Err(e) = store.outbox_remove(&key) {
             tracing::error!(error = %e, "cannot update the outbox");
         }
@@ -119,20 +120,28 @@ fn deliver_due(
     Ok(())
 }
 
-fn print_reply(
-    reply: &Reply,
-    buttons: &mut Vec<Button>,
+/// Prints replies shown together, their buttons as the numbers that now answer them.
+fn print_replies(
+    replies: &[Reply],
+    clock: &dyn Clock,
+    open: &mut Choices,
     output: &mut impl Write,
 ) -> io::Result<()> {
-    writeln!(output, "{}", reply.text)?;
-    for row in &reply.buttons {
-        let labels: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, b)| format!("[{}] {}", buttons.len() + i + 1, b.label))
-            .collect();
-        buttons.extend(row.iter().cloned());
-        writeln!(output, "  {}", labels.join("   "))?;
+    open.offer(replies, clock.now());
+    for (reply, first) in replies.iter().zip(numbering(replies)) {
+        writeln!(output, "{}", reply.text)?;
+        let mut number = first.unwrap_or(1);
+        for row in &reply.buttons {
+            let labels: Vec<String> = row
+                .iter()
+                .map(|b| {
+                    number += 1;
+                    format!("[{}] {}", number - 1, b.label)
+                })
+                .collect();
+            writeln!(output, "  {}", labels.join("   "))?;
+        }
+        writeln!(output)?;
     }
-    writeln!(output)
+    Ok(())
 }

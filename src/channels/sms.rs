@@ -25,10 +25,11 @@ use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
+use crate::engine::choices::Choices;
 use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
 use crate::pseudonym;
 use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
-use crate::store::{Offered, Store};
+use crate::store::Store;
 use crate::user::{Channel, UserKey};
 
 /// `[sms]` in the configuration: where Twilio reaches Waypoint and how it texts back.
@@ -333,7 +334,7 @@ impl Gateway {
         {
             self.app.handle(&inbound(Body::Button(data)))
         } else {
-            let first_contact = self.choices.offered(&user).is_none()
+            let first_contact = !self.choices.any_open(&user)
                 && matches!(self.store.load(&user), Ok(Stored::Nothing));
             let mut outcome = self.app.handle(&inbound(as_text));
             if first_contact && !text.trim_start().starts_with('/') {
@@ -349,9 +350,7 @@ impl Gateway {
         };
         // Known at once, not only once sent: a second text before the first reply goes
         // out already answers these choices (and does not get a second welcome).
-        for reply in outcome.replies.iter().filter(|r| !r.buttons.is_empty()) {
-            self.choices.remember(&user, reply);
-        }
+        self.choices.remember(&user, &outcome.replies);
         outcome.replies
     }
 
@@ -392,21 +391,17 @@ impl Gateway {
     }
 }
 
-/// The numbered choices each person was last offered. Kept in the store for people with
-/// a record (so a restart does not lose them); before consent only in memory, since
-/// nothing is stored before consent. Choices older than [`CHOICES_FOR`] answer nothing:
-/// a "3" typed days later is a new message, not an old RSVP.
+/// The questions each person has open, by number ([`Choices`]). Kept in the store for
+/// people with a record (so a restart does not lose them); before consent only in
+/// memory, since nothing is stored before consent.
 struct ChoiceBook {
     store: Store,
     clock: Arc<dyn Clock>,
-    unconsented: Mutex<HashMap<UserKey, Offered>>,
+    unconsented: Mutex<HashMap<UserKey, Choices>>,
 }
 
 /// Enough for every conversation in progress; beyond it the oldest are forgotten.
 const UNCONSENTED_MAX: usize = 10_000;
-
-/// How long numbered choices stay answerable.
-const CHOICES_FOR: chrono::Duration = chrono::Duration::days(3);
 
 impl ChoiceBook {
     fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
@@ -417,52 +412,56 @@ impl ChoiceBook {
         }
     }
 
-    fn remember(&self, user: &UserKey, reply: &Reply) {
-        let offered = Offered {
-            choices: reply
-                .buttons
-                .iter()
-                .flatten()
-                .map(|b| b.data.clone())
-                .collect(),
-            urgent: reply.urgent,
-            at: self.clock.now(),
-        };
-        // Under the person's lock, so a /forget cannot pass between the look and the write.
+    /// Reads, changes and keeps a person's open questions, under the person's lock so a
+    /// /forget cannot pass between the look and the write.
+    fn update<T>(&self, user: &UserKey, change: impl FnOnce(&mut Choices) -> T) -> T {
         let _person = self.store.lock_user(user);
         let mut memory = self.unconsented.lock().unwrap_or_else(|p| p.into_inner());
         if matches!(self.store.load(user), Ok(Stored::Found(_))) {
-            memory.remove(user);
-            if let Err(e) = self.store.remember_choices(user, &offered) {
+            let mut book = memory
+                .remove(user)
+                .or_else(|| self.store.choices(user).ok().flatten())
+                .unwrap_or_default();
+            let before = book.clone();
+            let out = change(&mut book);
+            if book != before
+                && let Err(e) = self.store.remember_choices(user, &book)
+            {
                 tracing::error!(error = %e, "cannot keep the choices offered");
             }
+            out
         } else {
-            if memory.len() >= UNCONSENTED_MAX {
-                memory.clear();
+            let mut book = memory.remove(user).unwrap_or_default();
+            let out = change(&mut book);
+            if book != Choices::default() {
+                if memory.len() >= UNCONSENTED_MAX {
+                    memory.clear();
+                }
+                memory.insert(user.clone(), book);
             }
-            memory.insert(user.clone(), offered);
+            out
         }
     }
 
-    fn offered(&self, user: &UserKey) -> Option<Offered> {
-        let stored = self.store.choices(user).ok().flatten();
-        stored
-            .or_else(|| {
-                self.unconsented
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(user)
-                    .cloned()
-            })
-            .filter(|o| self.clock.now() - o.at < CHOICES_FOR)
+    /// Opens the questions among `replies`, shown together.
+    fn remember(&self, user: &UserKey, replies: &[Reply]) {
+        if replies.iter().any(|r| !r.buttons.is_empty()) {
+            let now = self.clock.now();
+            self.update(user, |book| book.offer(replies, now));
+        }
     }
 
-    /// The button data behind choice `n` (1-based), and whether it answers an urgent
+    /// Whether the person has any question open.
+    fn any_open(&self, user: &UserKey) -> bool {
+        let now = self.clock.now();
+        self.update(user, |book| book.any_open(now))
+    }
+
+    /// Answers number `n`: the button data behind it, and whether it answers an urgent
     /// question.
     fn pick(&self, user: &UserKey, n: usize) -> Option<(String, bool)> {
-        let offered = self.offered(user)?;
-        let data = offered.choices.get(n.checked_sub(1)?)?.clone();
-        Some((data, offered.urgent))
+        let now = self.clock.now();
+        self.update(user, |book| book.answer(n, now))
     }
 }
 
@@ -600,9 +599,7 @@ impl Transport for SmsTransport {
         for body in segments::split(&text, MAX_BODY_CHARS) {
             self.post(&to.id, &body).await?;
         }
-        if !reply.buttons.is_empty() {
-            self.choices.remember(to, reply);
-        }
+        self.choices.remember(to, std::slice::from_ref(reply));
         Ok(())
     }
 }

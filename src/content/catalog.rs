@@ -30,6 +30,7 @@ macro_rules! catalog {
 catalog! {
     Welcome = "welcome" [],
     ConsentAsk = "consent_ask" [],
+    ConsentInviteAlso = "consent_invite_also" [],
     BtnAgree = "btn_agree" [],
     BtnNotNow = "btn_not_now" [],
     ConsentDeclined = "consent_declined" [],
@@ -212,4 +213,11 @@ catalog! {
     SmsHelp = "sms_help" ["program", "per_day", "per_week", "clinic", "lifeline", "emergency"],
     SmsClinicUnknown = "sms_clinic_unknown" [],
     PrivacyTexting = "privacy_texting" ["texted", "held"],
+    NumberNoChoice = "number_no_choice" ["number"],
+    ClinicCall = "clinic_call" ["clinic_line"],
+    ClinicCallUnknown = "clinic_call_unknown" [],
+    RsvpAbsentPrivate = "rsvp_absent_private" ["lifeline", "clinic"],
+    CheckinConcernPrivate = "checkin_concern_private" ["lifeline", "helpline", "clinic"],
+    NextSession = "next_session" ["name", "when", "time"],
+    NextSessionNone = "next_session_none" [],
 }

@@ -108,6 +108,29 @@ impl Engine {
         self.outcome(turn, vec![reply], Change::Keep, Route::Command)
     }
 
+    /// "What time is my group tonight?": the person's next session, in their zone.
+    pub(super) fn next_session(&self, turn: &Turn, locale: Locale) -> Outcome {
+        let now = turn.inbound.at;
+        let next = turn
+            .record()
+            .filter(|r| r.discharged_on.is_none())
+            .and_then(|r| Some((r, self.program_of(r)?)))
+            .and_then(|(r, p)| Some((self.zone_of(r), p, upcoming(p, now)?)));
+        let reply = match next {
+            Some((tz, program, start)) => plain(self.content.render(
+                locale,
+                Msg::NextSession,
+                &[
+                    ("name", &program.name),
+                    ("when", &self.when_text(locale, start, now, tz)),
+                    ("time", &self.time_text(locale, start, tz)),
+                ],
+            )),
+            None => self.say(locale, Msg::NextSessionNone),
+        };
+        self.outcome_in(locale, vec![reply], Change::Keep, Route::Other)
+    }
+
     pub(super) fn set_program(&self, turn: &Turn, record: &UserRecord, id: &str) -> Outcome {
         let locale = turn.locale;
         let Some(program) = self.settings.schedules.program(id) else {
@@ -121,14 +144,7 @@ impl Engine {
         next.program = Some(program.id.clone());
         let tz = self.zone_of(&next);
         let now = turn.inbound.at;
-        let upcoming = (0..32)
-            .scan(now, |t, _| {
-                let o = program.next_session(*t)?;
-                *t = o.start;
-                Some(o.start)
-            })
-            .find(|start| !program.is_cancelled(*start));
-        let text = match upcoming {
+        let text = match upcoming(program, now) {
             Some(start) => self.content.render(
                 locale,
                 Msg::ProgramSet,
@@ -182,7 +198,7 @@ impl Engine {
         let reply = match answer {
             RsvpAnswer::Going => self.say(locale, Msg::RsvpGoing),
             RsvpAnswer::Late => self.say(locale, Msg::RsvpLate),
-            RsvpAnswer::Absent => {
+            RsvpAnswer::Absent if next.has_care_team() => {
                 next.escalate(now, EscalationReason::Absent { session: start });
                 plain(self.content.render(
                     locale,
@@ -190,6 +206,14 @@ impl Engine {
                     &[("lifeline", &self.settings.resources.lifeline)],
                 ))
             }
+            RsvpAnswer::Absent => plain(self.content.render(
+                locale,
+                Msg::RsvpAbsentPrivate,
+                &[
+                    ("lifeline", &self.settings.resources.lifeline),
+                    ("clinic", &self.clinic_call(locale)),
+                ],
+            )),
         };
         self.saved(turn, next, vec![reply], Route::Button)
     }
@@ -274,37 +298,71 @@ impl Engine {
                     next.escalate(now, EscalationReason::Use);
                 }
                 open.used = Some(answer);
+                if !next.has_care_team() {
+                    // No one at a clinic would see a request to reach out: not asked.
+                    return self.close_checkin(turn, next, open);
+                }
                 Reply {
                     text: self.content.text(locale, Msg::CheckinReach).to_string(),
                     buttons: yes_no_row(Action::ReachOut(true), Action::ReachOut(false)),
                     urgent: false,
                 }
             }
-            Action::ReachOut(want) => {
+            Action::ReachOut(want) if next.has_care_team() => {
                 if want && open.reach_out != Some(true) {
                     next.escalate(now, EscalationReason::ReachOut);
                 }
                 open.reach_out = Some(want);
-                let worrying =
-                    want || open.used == Some(UseAnswer::Yes) || open.mood.is_some_and(|m| m <= 2);
-                push_bounded(&mut next.checkins, open.clone());
-                next.open_checkin = None;
-                let r = &self.settings.resources;
-                let reply = if worrying {
-                    plain(self.content.render(
-                        locale,
-                        Msg::CheckinConcern,
-                        &[("lifeline", &r.lifeline), ("helpline", &r.helpline)],
-                    ))
-                } else {
-                    self.say(locale, Msg::CheckinThanks)
-                };
-                return self.saved(turn, next, vec![reply], Route::Button);
+                return self.close_checkin(turn, next, open);
             }
             _ => return self.expired(turn),
         };
         next.open_checkin = Some(open);
         self.saved(turn, next, vec![reply], Route::Button)
+    }
+
+    /// Keeps a finished check-in and thanks the person; a worrying one gets the lines to
+    /// call now and, as the case is, the promise that staff will follow up or the honest
+    /// word that no one at a clinic sees it.
+    fn close_checkin(&self, turn: &Turn, mut next: UserRecord, done: Checkin) -> Outcome {
+        let locale = turn.locale;
+        let worrying = done.reach_out == Some(true)
+            || done.used == Some(UseAnswer::Yes)
+            || done.mood.is_some_and(|m| m <= 2);
+        push_bounded(&mut next.checkins, done);
+        next.open_checkin = None;
+        let r = &self.settings.resources;
+        let reply = match (worrying, next.has_care_team()) {
+            (false, _) => self.say(locale, Msg::CheckinThanks),
+            (true, true) => plain(self.content.render(
+                locale,
+                Msg::CheckinConcern,
+                &[("lifeline", &r.lifeline), ("helpline", &r.helpline)],
+            )),
+            (true, false) => plain(self.content.render(
+                locale,
+                Msg::CheckinConcernPrivate,
+                &[
+                    ("lifeline", &r.lifeline),
+                    ("helpline", &r.helpline),
+                    ("clinic", &self.clinic_call(locale)),
+                ],
+            )),
+        };
+        self.saved(turn, next, vec![reply], Route::Button)
+    }
+
+    /// "call your clinic at …", or what to do when the clinic's line is not configured.
+    fn clinic_call(&self, locale: Locale) -> String {
+        match &self.settings.resources.clinic_line {
+            Some(line) => self
+                .content
+                .render(locale, Msg::ClinicCall, &[("clinic_line", line)]),
+            None => self
+                .content
+                .text(locale, Msg::ClinicCallUnknown)
+                .to_string(),
+        }
     }
 
     /// `/_discharge YYYY-MM-DD`: the terminal's stand-in for the staff `/discharge`.
@@ -612,4 +670,16 @@ pub(super) fn close_open_checkin(record: &mut UserRecord) -> bool {
     let unanswered = open.mood.is_none() && open.used.is_none() && open.reach_out.is_none();
     push_bounded(&mut record.checkins, open);
     unanswered
+}
+
+/// The program's next session after `now` that is not cancelled (looking a few dozen
+/// sessions ahead).
+fn upcoming(program: &crate::schedule::Program, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (0..32)
+        .scan(now, |t, _| {
+            let o = program.next_session(*t)?;
+            *t = o.start;
+            Some(o.start)
+        })
+        .find(|start| !program.is_cancelled(*start))
 }

@@ -26,7 +26,7 @@ impl Engine {
         invite: Option<&str>,
         channel: Channel,
     ) -> Vec<Reply> {
-        let (hello, ask) = if channel.has_buttons() {
+        let (hello, mut ask) = if channel.has_buttons() {
             (
                 self.content.text(locale, Msg::Welcome).to_string(),
                 self.content.text(locale, Msg::ConsentAsk).to_string(),
@@ -54,6 +54,10 @@ impl Engine {
                 ),
             )
         };
+        if invite.is_some() {
+            ask.push_str("\n\n");
+            ask.push_str(self.content.text(locale, Msg::ConsentInviteAlso));
+        }
         vec![
             plain(hello),
             Reply {
@@ -309,7 +313,7 @@ impl Engine {
             urgent: true,
         }];
         let mut change = Change::Keep;
-        if let Some(record) = turn.record().filter(|r| r.care_team_consent) {
+        if let Some(record) = turn.record().filter(|r| r.has_care_team()) {
             replies.push(Reply {
                 urgent: true,
                 ..self.outreach_offer(locale, OutreachReason::Crisis)
@@ -421,7 +425,7 @@ impl Engine {
         .join("\n\n");
         let mut replies = vec![plain(text)];
         // Only people enrolled by their clinic have a care team that will see the request.
-        if turn.record().is_some_and(|r| r.care_team_consent) {
+        if turn.record().is_some_and(|r| r.has_care_team()) {
             replies.push(self.outreach_offer(locale, OutreachReason::Support));
         }
         replies

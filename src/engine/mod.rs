@@ -6,6 +6,7 @@
 
 pub mod buttons;
 mod care;
+pub mod choices;
 use care::{invite_problem, needs_alias};
 mod compose;
 mod plan;
@@ -424,6 +425,9 @@ impl Engine {
         if let Some(command) = trimmed.strip_prefix('/') {
             return self.command(turn, command);
         }
+        if let Some(number) = bare_number(trimmed) {
+            return self.stray_number(turn, number);
+        }
         if let Some(record) = turn.record()
             && record.dialogue == Dialogue::AwaitingTimezone
             && let Some(outcome) = self.typed_timezone(turn, record, trimmed)
@@ -439,6 +443,24 @@ impl Engine {
             return self.store_trouble(turn);
         }
         self.question(turn, trimmed, assessment)
+    }
+
+    /// A bare number that answers no open question (the channel maps the ones that do to
+    /// their buttons): never read as a question for the FAQ, nor as a name or a zone. The
+    /// open step, if any, is asked again.
+    fn stray_number(&self, turn: &Turn, number: &str) -> Outcome {
+        let locale = turn.locale;
+        let mut replies = vec![plain(self.content.render(
+            locale,
+            Msg::NumberNoChoice,
+            &[("number", number)],
+        ))];
+        match turn.record().map(|r| &r.dialogue) {
+            Some(Dialogue::AwaitingAlias) => replies.push(self.say(locale, Msg::AliasAsk)),
+            Some(Dialogue::AwaitingTimezone) => replies.push(self.timezone_prompt(locale)),
+            _ => {}
+        }
+        self.outcome(turn, replies, Change::Keep, Route::Other)
     }
 
     /// Steps 4–6 of the pipeline: the clinical-advice guard, support, small talk; then the
@@ -479,6 +501,7 @@ impl Engine {
             let msg = match kind {
                 Request::Personal => Msg::RequestPersonal,
                 Request::Action => Msg::RequestAction,
+                Request::Session => return self.next_session(turn, locale),
             };
             return self.outcome_in(
                 locale,
@@ -810,7 +833,7 @@ impl Engine {
                 };
                 self.crisis(turn, &confirmed, locale)
             }
-            (Action::Outreach { want: true, reason }, Some(record)) if record.care_team_consent => {
+            (Action::Outreach { want: true, reason }, Some(record)) if record.has_care_team() => {
                 let mut next = record.clone();
                 next.outreach_requests.push(OutreachRequest {
                     at: turn.inbound.at,
@@ -871,6 +894,17 @@ impl Engine {
             faq_id: None,
         }
     }
+}
+
+/// The digits of a text that is only a number ("3", "#2", "42."), as typed to answer a
+/// numbered choice.
+fn bare_number(text: &str) -> Option<&str> {
+    let digits = text
+        .trim_start_matches('#')
+        .trim_end_matches(['.', ')', '!'])
+        .trim();
+    (!digits.is_empty() && digits.len() <= 12 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 /// A reply with no buttons.

@@ -109,8 +109,19 @@ impl UserRecord {
         }
     }
 
+    /// Whether staff see this person's escalations: only people who joined through a
+    /// clinic invite (care-team consent) and are in a program.
+    pub fn has_care_team(&self) -> bool {
+        self.care_team_consent && self.program.is_some()
+    }
+
+    /// Notes something for staff to follow up. Nothing is noted for someone no staff
+    /// member will see: a reply can then never promise a follow-up that will not happen,
+    /// and nothing is kept that no one will read.
     pub fn escalate(&mut self, at: DateTime<Utc>, reason: EscalationReason) {
-        push_bounded(&mut self.escalations, Escalation { at, reason });
+        if self.has_care_team() {
+            push_bounded(&mut self.escalations, Escalation { at, reason });
+        }
     }
 }
 

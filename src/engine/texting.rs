@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Change, Engine, Outcome, Reply, Route, Stored, UserRecord, plain};
+use super::{Change, Engine, Outcome, Reply, Route, Stored, UserRecord, choices, plain};
 use crate::content::Msg;
 use crate::locale::Locale;
 use crate::user::{Channel, UserKey};
@@ -25,13 +25,16 @@ pub enum Keyword {
 
 impl Engine {
     /// Appends "Reply 1 Going, 2 Running late, …" to replies with buttons, for channels
-    /// that cannot show buttons. The buttons stay: the channel maps a bare number back to
-    /// them.
+    /// that cannot show buttons, numbered on across the replies as
+    /// [`choices::numbering`] says. The buttons stay: the channel maps a bare number back
+    /// to them.
     pub(super) fn number_choices(&self, channel: Channel, locale: Locale, replies: &mut [Reply]) {
         if channel.has_buttons() {
             return;
         }
-        for reply in replies.iter_mut().filter(|r| !r.buttons.is_empty()) {
+        let firsts = choices::numbering(replies);
+        for (reply, first) in replies.iter_mut().zip(firsts) {
+            let Some(first) = first else { continue };
             let labels: Vec<&str> = reply
                 .buttons
                 .iter()
@@ -42,14 +45,14 @@ impl Engine {
             let plain_numbers = labels
                 .iter()
                 .enumerate()
-                .all(|(i, l)| *l == (i + 1).to_string());
+                .all(|(i, l)| *l == (first + i).to_string());
             let list = if plain_numbers {
-                format!("1-{}", labels.len())
+                format!("{first}-{}", first + labels.len() - 1)
             } else {
                 labels
                     .iter()
                     .enumerate()
-                    .map(|(i, label)| format!("{} {label}", i + 1))
+                    .map(|(i, label)| format!("{} {label}", first + i))
                     .collect::<Vec<_>>()
                     .join(", ")
             };

@@ -75,6 +75,8 @@ pub enum Support {
 pub enum Request {
     Personal,
     Action,
+    /// When the person's own next session is: answered from their program, if they have one.
+    Session,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,6 +115,7 @@ impl Finding {
             ("support", "high_risk") => Finding::Support(Support::HighRisk),
             ("request", "personal") => Finding::Request(Request::Personal),
             ("request", "action") => Finding::Request(Request::Action),
+            ("request", "session") => Finding::Request(Request::Session),
             ("smalltalk", "greeting") => Finding::Smalltalk(Smalltalk::Greeting),
             ("smalltalk", "thanks") => Finding::Smalltalk(Smalltalk::Thanks),
             ("smalltalk", "ack") => Finding::Smalltalk(Smalltalk::Ack),

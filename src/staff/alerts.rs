@@ -22,7 +22,7 @@ pub fn new_alerts(
     new: &UserRecord,
     crisis_text: Option<&str>,
 ) -> Vec<Alert> {
-    if !new.care_team_consent || new.program.is_none() {
+    if !new.has_care_team() {
         return Vec::new();
     }
     new.escalations

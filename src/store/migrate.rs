@@ -12,7 +12,6 @@ use super::alerts::{ALERTS, Alert};
 use super::texting::CHOICES;
 use super::{Outgoing, SCHEMA_VERSION, Store, StoreError, decode};
 use crate::engine::UserRecord;
-use crate::store::texting::Offered;
 use crate::user::UserKey;
 
 /// Converts every entry in the old form; returns how many.
@@ -48,11 +47,9 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
     moved += reseal::<Alert>(&alerts, |a| store.seal_for(&a.user, ALERTS, a))?;
     let choices = store.db.open_tree(CHOICES)?;
     for entry in choices.iter() {
-        let (key, value) = entry?;
-        if let Some(user) = legacy_user(&key) {
-            if let Some(offered) = decode::<Offered>(&value) {
-                choices.insert(store.pid(&user), store.seal_for(&user, CHOICES, &offered)?)?;
-            }
+        let (key, _) = entry?;
+        // Choices offered before sealing are long past answering: they are dropped.
+        if legacy_user(&key).is_some() {
             choices.remove(key)?;
             moved += 1;
         }

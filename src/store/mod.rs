@@ -46,7 +46,6 @@ pub use index::DueEntry;
 pub use keyring::Rotation;
 use keyring::{INDEX_KEY, KEYS, open_with, seal_with};
 pub use outbox::{OutboxKey, Outgoing, Priority};
-pub use texting::Offered;
 
 /// sled's page cache. Bounded, so memory stays flat however many people are stored.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;

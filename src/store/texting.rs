@@ -5,24 +5,16 @@
 //!   without the master key (which unwraps the index key) its entries cannot be matched
 //!   to a number, not even by trying every number. Stores from before encryption at rest
 //!   kept `sha256(salt, …)` instead; those entries are still honoured.
-//! - `sms_choices`: `<person id>` -> the button data of the last numbered choices the
-//!   person was offered (sealed), so a bare "2" can answer them after a restart. Keyed
-//!   like every record of a person, so `/forget` removes it.
+//! - `sms_choices`: `<person id>` -> the numbered questions the person has open
+//!   ([`Choices`], sealed), so a bare "2" can answer them after a restart. Keyed like
+//!   every record of a person, so `/forget` removes it.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, encode};
+use crate::engine::choices::Choices;
 use crate::user::UserKey;
-
-/// Numbered choices sent to a person: the button data behind 1, 2, 3…
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Offered {
-    pub choices: Vec<String>,
-    /// They came with an urgent reply (a crisis question): answerable even after STOP.
-    pub urgent: bool,
-    pub at: DateTime<Utc>,
-}
 
 const OPT_OUTS: &str = "sms_opt_outs";
 pub(super) const CHOICES: &str = "sms_choices";
@@ -73,16 +65,16 @@ impl Store {
         Ok(legacy || tree.contains_key(self.opt_out_key(user))?)
     }
 
-    /// Keeps the choices a person was just offered (replacing earlier ones).
-    pub fn remember_choices(&self, user: &UserKey, offered: &Offered) -> Result<(), StoreError> {
+    /// Keeps the questions a person has open.
+    pub fn remember_choices(&self, user: &UserKey, open: &Choices) -> Result<(), StoreError> {
         self.db
             .open_tree(CHOICES)?
-            .insert(self.pid(user), self.seal_for(user, CHOICES, offered)?)?;
+            .insert(self.pid(user), self.seal_for(user, CHOICES, open)?)?;
         Ok(())
     }
 
-    /// The choices last offered, if any were kept.
-    pub fn choices(&self, user: &UserKey) -> Result<Option<Offered>, StoreError> {
+    /// The questions a person has open, if any were kept.
+    pub fn choices(&self, user: &UserKey) -> Result<Option<Choices>, StoreError> {
         match self.db.open_tree(CHOICES)?.get(self.pid(user))? {
             Some(value) => self.open_sealed(CHOICES, &value),
             None => Ok(None),

@@ -26,17 +26,20 @@ use waypoint::user::{Channel, UserKey};
 #[command(version, about)]
 struct Cli {
     /// Configuration file (default: ./waypoint.toml if it exists).
-    #[arg(long, global = true, env = "WAYPOINT_CONFIG")]
+    #[arg(long, global = true, env = "WAYPOINT_CONFIG", help_heading = GLOBAL)]
     config: Option<PathBuf>,
     /// Data directory for the store (default: ./data).
-    #[arg(long, global = true, env = "WAYPOINT_DATA")]
+    #[arg(long, global = true, env = "WAYPOINT_DATA", help_heading = GLOBAL)]
     data: Option<PathBuf>,
     /// Content directory (default: ./messages).
-    #[arg(long, global = true, env = "WAYPOINT_MESSAGES")]
+    #[arg(long, global = true, env = "WAYPOINT_MESSAGES", help_heading = GLOBAL)]
     messages: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Where `--help` lists the options every subcommand takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Subcommand)]
 enum Command {
@@ -97,15 +100,25 @@ enum Command {
     Stats,
     /// Write the whole store to FILE (stop `waypoint run` first: the store has one user at
     /// a time, which is what makes the copy consistent).
-    Backup { file: PathBuf },
+    Backup {
+        /// The backup file to write (readable by its owner only).
+        file: PathBuf,
+    },
     /// Restore a backup into the data directory, which must be new or empty. It opens
     /// only with the master key it was made under.
-    Restore { file: PathBuf },
+    Restore {
+        /// A file `waypoint backup` wrote.
+        file: PathBuf,
+    },
     /// Write a new random master key to FILE (readable by its owner only).
-    Keygen { file: PathBuf },
+    Keygen {
+        /// Where to write the key (readable by its owner only).
+        file: PathBuf,
+    },
     /// Re-wrap every data key under a new master key (stop `waypoint run` first). The
     /// current key comes from the usual place; the new one from FILE, made if missing.
     RotateKey {
+        /// The new master key (64 hex digits), made here if the file is missing.
         #[arg(long, value_name = "FILE")]
         new_key_file: PathBuf,
     },
@@ -123,6 +136,7 @@ enum Command {
 enum FaqCommand {
     /// Show the top three entries for a question, with scores and the terms that matched.
     Explain {
+        /// The question, as a person would type it.
         question: String,
         /// en or es (default: guessed from the question).
         #[arg(long)]
@@ -167,6 +181,7 @@ struct TrainArgs {
     /// Where to write the weights (default: triage-model.bin in the content directory).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The random seed: the same corpus and seed give the same bytes.
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// Also write each training message's out-of-author scores here (JSON lines), to
@@ -198,11 +213,13 @@ struct EvalArgs {
     /// Maximum share of benign messages asked "are you safe right now?".
     #[arg(long, value_parser = share)]
     max_benign_as_check: Option<f64>,
+    /// Minimum share of clinical questions given the clinical-advice refusal.
     #[arg(long, value_parser = share)]
     min_clinical_recall: Option<f64>,
     /// Maximum share of program questions routed to clinical.
     #[arg(long, value_parser = share)]
     max_faq_as_clinical: Option<f64>,
+    /// Minimum share of support messages (cravings, lapses, hard moments) given support.
     #[arg(long, value_parser = share)]
     min_support_recall: Option<f64>,
     /// Minimum share of FAQ questions answered with an expected phrase.
@@ -770,9 +787,12 @@ fn emit(text: &str) {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal, never into a log file or journal.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .init();
 }
 

@@ -270,3 +270,51 @@ fn both_questions_after_a_crisis_reply_can_be_answered_in_either_order() {
         assert!(!after.contains("no numbered question"), "{after}");
     }
 }
+
+/// Every option and argument of every subcommand says in one line what it is for, and
+/// the options every subcommand takes are listed apart from its own.
+#[test]
+fn every_option_in_help_has_a_line_of_help() {
+    let top = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let top = String::from_utf8_lossy(&top.stdout).into_owned();
+    let subcommands: Vec<String> = top
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(subcommands.len() > 10, "{top}");
+    let mut calls: Vec<Vec<String>> = subcommands.iter().map(|c| vec![c.clone()]).collect();
+    calls.push(vec!["faq".into(), "explain".into()]);
+    for call in calls {
+        let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .args(&call)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(help.contains("Global options:"), "{call:?}:\n{help}");
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let entry = line.starts_with("  -") || line.starts_with("  <");
+            if !entry || line.contains("--help") || line.contains("--version") {
+                continue;
+            }
+            // Help on the same line, after the column gap, or on the next line, indented.
+            let name_end = line.trim_start().find("  ").map(|at| at + 2);
+            let same_line = name_end.is_some_and(|at| !line.trim_start()[at..].trim().is_empty());
+            let next_line = lines
+                .get(i + 1)
+                .is_some_and(|next| next.starts_with("          ") && !next.trim().is_empty());
+            assert!(
+                same_line || next_line,
+                "{call:?}: no help for {line:?}:\n{help}"
+            );
+        }
+    }
+}

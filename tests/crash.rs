@@ -278,6 +278,11 @@ async fn scheduled_check_ins_survive_repeated_sigkill() {
     let mut panics = Vec::new();
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(
+            !text.contains('\u{1b}'),
+            "colour codes in a log file: {}",
+            log.display()
+        );
         if text.contains("panicked") {
             panics.push(format!("{}:\n{text}", log.display()));
         }

@@ -337,8 +337,7 @@ fn main() -> Result<()> {
         Command::Export { what, csv } => {
             let kind: waypoint::report::ExportKind = what.parse().map_err(|e| anyhow!("{e}"))?;
             let store = open_store(cli.data.as_deref(), &config)?;
-            let file = std::fs::File::create(&csv)
-                .with_context(|| format!("cannot create {}", csv.display()))?;
+            let file = create_private(&csv)?;
             let rows = waypoint::report::export_csv(&store, kind, io::BufWriter::new(file))
                 .map_err(|e| anyhow!("{e}"))?;
             emit(&format!("{rows} rows written to {}\n", csv.display()));
@@ -817,9 +816,9 @@ fn messages_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }
 
-/// Writes a backup to `path`, created for its owner only, and syncs it to disk.
-fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSummary> {
-    use std::io::Write;
+/// Creates (or empties) `path` readable by its owner only, even if it existed before with
+/// a wider mode: exports and backups name people's aliases and answers.
+fn create_private(path: &Path) -> Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -827,6 +826,19 @@ fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSum
     let file = options
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// Writes a backup to `path`, created for its owner only, and syncs it to disk.
+fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSummary> {
+    use std::io::Write;
+    let file = create_private(path)?;
     let mut out = io::BufWriter::new(file);
     let summary = store.backup(&mut out).map_err(|e| anyhow!("{e}"))?;
     out.flush()

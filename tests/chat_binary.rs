@@ -318,3 +318,35 @@ fn every_option_in_help_has_a_line_of_help() {
         }
     }
 }
+
+/// A CSV export names aliases and answers: readable by its owner only, even when it
+/// replaces a file that was readable by others.
+#[cfg(unix)]
+#[test]
+fn csv_exports_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let (ok, _, err) = chat(data.path(), "ana", "/start\n1\n1\n");
+    assert!(ok, "{err}");
+    let out = tempfile::tempdir().unwrap();
+    let fresh = out.path().join("fresh.csv");
+    let old = out.path().join("old.csv");
+    std::fs::write(&old, "stale").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for csv in [&fresh, &old] {
+        let run = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .arg("--data")
+            .arg(data.path())
+            .args(["export", "--what", "checkins", "--csv"])
+            .arg(csv)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let mode = std::fs::metadata(csv).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", csv.display());
+    }
+}

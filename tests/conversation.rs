@@ -20,9 +20,9 @@ fn onboarding_consent_then_timezone_by_button() {
         = command
         * I agree
         < Which time zone
-        [America/New York]
-        [America/Chicago]
-        * America/Chicago
+        [New York (Eastern)]
+        [Chicago (Central)]
+        * Chicago (Central)
         < Time zone saved: America/Chicago
         < You're all set
         ",
@@ -65,7 +65,7 @@ fn a_typed_timezone_is_read_and_a_wrong_one_gets_help() {
         * I agree
         > Mars/Olympus_Mons
         < I don't know a time zone called \"Mars/Olympus_Mons\"
-        [America/New York]
+        [New York (Eastern)]
         = dialogue
         > pacific
         < Time zone saved: America/Los_Angeles
@@ -73,6 +73,10 @@ fn a_typed_timezone_is_read_and_a_wrong_one_gets_help() {
         > europe/madrid
         < Time zone saved: Europe/Madrid
         ! You're all set
+        > /timezone
+        < a city like Chicago, or a plain name like eastern
+        > Honolulu
+        < Time zone saved: Pacific/Honolulu
         ",
     );
 }
@@ -84,7 +88,7 @@ fn privacy_shows_exactly_what_is_stored() {
         "
         > /start
         * I agree
-        * America/Denver
+        * Denver (Mountain)
         > /privacy
         < chat: tg:4242
         < language: English
@@ -104,7 +108,7 @@ fn stop_and_resume_pause_proactive_messages() {
         < Send /start first
         > /start
         * I agree
-        * America/Denver
+        * Denver (Mountain)
         > /stop
         < Paused
         > /stop
@@ -132,7 +136,7 @@ fn forget_needs_confirmation_and_erases_everything() {
         < nothing to erase
         > /start
         * I agree
-        * America/Denver
+        * Denver (Mountain)
         > /forget
         < can't be undone
         * No, keep it
@@ -154,7 +158,7 @@ fn a_stale_forget_button_erases_nothing() {
         "
         > /start
         * I agree
-        * America/Denver
+        * Denver (Mountain)
         > /forget
         * No, keep it
         ",
@@ -172,7 +176,7 @@ fn language_switches_every_reply() {
         "
         > /start
         * I agree
-        * America/Denver
+        * Denver (Mountain)
         > /language
         * Español
         < español
@@ -259,7 +263,7 @@ fn forged_and_stale_buttons_are_handled_politely() {
     }
     assert!(c.store.keys_of(&c.user).unwrap().is_empty());
     // Consent pressed twice: the second press changes nothing.
-    c.check("> /start\n* I agree\n* America/Denver");
+    c.check("> /start\n* I agree\n* Denver (Mountain)");
     c.deliver(Body::Button("c:y:es".into()));
     assert!(c.said().contains("already set up"));
 }
@@ -267,7 +271,7 @@ fn forged_and_stale_buttons_are_handled_politely() {
 #[test]
 fn odd_text_never_breaks_the_conversation() {
     let mut c = Conversation::new();
-    c.check("> /start\n* I agree\n* America/Denver");
+    c.check("> /start\n* I agree\n* Denver (Mountain)");
     for text in [
         String::new(),
         "   ".into(),
@@ -304,7 +308,7 @@ fn joined_without_an_invite() -> Conversation {
         "
         > /start
         * I agree
-        * America/New York
+        * New York (Eastern)
         > /program
         * Evening group
         < Next session: tomorrow at 6:00 PM
@@ -389,9 +393,27 @@ fn asking_when_ones_group_meets_gets_the_next_session_in_ones_zone() {
         "
         > /start
         * I agree
-        * America/New York
+        * New York (Eastern)
         > when is my next session
         < send /program
+        ",
+    );
+}
+
+#[test]
+fn time_zone_buttons_name_the_city_and_the_region_in_the_persons_language() {
+    let mut c = Conversation::new();
+    c.language = Some(Locale::Es);
+    c.check(
+        "
+        > /start
+        * Acepto
+        < este, centro, montaña o pacífico
+        [New York (Este)]
+        [Los Angeles (Pacífico)]
+        [Honolulu (Hawái)]
+        > pacífico
+        < Zona horaria guardada: America/Los_Angeles
         ",
     );
 }

@@ -239,7 +239,7 @@ fn crisis_comes_first_before_consent_after_stop_and_mid_dialogue() {
 #[test]
 fn the_care_team_offer_needs_consent_from_enrollment() {
     let mut c = Conversation::new();
-    c.check("> /start\n* I agree\n* America/Denver\n> i want to end my life\n! care team know");
+    c.check("> /start\n* I agree\n* Denver (Mountain)\n> i want to end my life\n! care team know");
     let Stored::Found(mut record) = c.store.load(&c.user).unwrap() else {
         panic!()
     };

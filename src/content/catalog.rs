@@ -39,6 +39,7 @@ catalog! {
     TimezoneAsk = "timezone_ask" ["default"],
     TimezoneInvalid = "timezone_invalid" ["input"],
     TimezoneSet = "timezone_set" ["timezone"],
+    TimezoneRegions = "timezone_regions" [],
     OnboardingDone = "onboarding_done" [],
     Help = "help" [],
     PrivacyReport = "privacy_report" ["channel", "language", "timezone", "consented", "reminders", "dialogue"],

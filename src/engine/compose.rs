@@ -1,5 +1,7 @@
 //! Building replies from content: which texts, in which order, with which buttons.
 
+use chrono_tz::Tz;
+
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::{OutreachReason, UserRecord};
@@ -94,7 +96,7 @@ impl Engine {
     }
 
     /// The configured default first, then the common zones, two to a row.
-    pub(super) fn timezone_buttons(&self) -> Vec<Vec<Button>> {
+    pub(super) fn timezone_buttons(&self, locale: Locale) -> Vec<Vec<Button>> {
         let mut zones = vec![self.settings.default_timezone];
         for tz in &self.settings.timezone_choices {
             if !zones.contains(tz) {
@@ -106,7 +108,7 @@ impl Engine {
             .map(|pair| {
                 pair.iter()
                     .map(|tz| Button {
-                        label: tz.name().replace('_', " "),
+                        label: self.timezone_label(locale, *tz),
                         data: Action::Timezone(tz.name().to_string()).encode(),
                     })
                     .collect()
@@ -114,10 +116,28 @@ impl Engine {
             .collect()
     }
 
+    /// "New York (Eastern)": the zone's city, and the everyday name of its region when
+    /// `messages/` gives one (`timezone_regions`, one `Zone = Name` per line).
+    pub(super) fn timezone_label(&self, locale: Locale, tz: Tz) -> String {
+        let name = tz.name();
+        let city = name.rsplit('/').next().unwrap_or(name).replace('_', " ");
+        let region = self
+            .content
+            .text(locale, Msg::TimezoneRegions)
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .find(|(zone, _)| zone.trim() == name)
+            .map(|(_, region)| region.trim());
+        match region {
+            Some(region) if region != city => format!("{city} ({region})"),
+            _ => city,
+        }
+    }
+
     pub(super) fn timezone_prompt(&self, locale: Locale) -> Reply {
         Reply {
             text: self.timezone_prompt_text(locale),
-            buttons: self.timezone_buttons(),
+            buttons: self.timezone_buttons(locale),
             urgent: false,
         }
     }

@@ -553,7 +553,7 @@ impl Engine {
                     turn,
                     vec![Reply {
                         text: reply,
-                        buttons: self.timezone_buttons(),
+                        buttons: self.timezone_buttons(turn.locale),
                         urgent: false,
                     }],
                     Change::Keep,

@@ -30,7 +30,11 @@ const ALIASES: &[(&str, &str)] = &[
     ("pacifico", "America/Los_Angeles"),
     ("alaska", "America/Anchorage"),
     ("hawaii", "Pacific/Honolulu"),
+    ("hawai", "Pacific/Honolulu"),
     ("puerto rico", "America/Puerto_Rico"),
+    ("atlantic", "America/Puerto_Rico"),
+    ("atlantico", "America/Puerto_Rico"),
+    ("nueva york", "America/New_York"),
 ];
 
 /// The zone `input` names, if any.
@@ -55,6 +59,25 @@ pub fn resolve(input: &str) -> Option<Tz> {
         .iter()
         .find(|(alias, _)| *alias == plain)
         .and_then(|(_, name)| name.parse().ok())
+        .or_else(|| city(&plain))
+}
+
+/// The zone named after a city ("chicago", "los angeles"), as the zone database spells
+/// it; the first of the Americas' and the Pacific's zones when two share a name.
+fn city(plain: &str) -> Option<Tz> {
+    if plain.is_empty() {
+        return None;
+    }
+    let named = |tz: &&Tz| {
+        let name = tz.name();
+        let last = name.rsplit('/').next().unwrap_or(name);
+        last.replace('_', " ").eq_ignore_ascii_case(plain)
+    };
+    let preferred =
+        |tz: &&Tz| tz.name().starts_with("America/") || tz.name().starts_with("Pacific/");
+    let mut found = TZ_VARIANTS.iter().filter(named);
+    let first = found.clone().next().copied();
+    found.find(preferred).copied().or(first)
 }
 
 /// Whether a message that is not a zone still looks like an attempt at one, so it deserves
@@ -67,6 +90,25 @@ pub fn looks_like_attempt(input: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cities_and_everyday_names_in_both_languages() {
+        use chrono_tz::{America, Pacific};
+        for (typed, zone) in [
+            ("Chicago", America::Chicago),
+            ("los angeles", America::Los_Angeles),
+            ("Los Ángeles", America::Los_Angeles),
+            ("Honolulu", Pacific::Honolulu),
+            ("pacífico", America::Los_Angeles),
+            ("Montaña", America::Denver),
+            ("Hawái", Pacific::Honolulu),
+            ("nueva york", America::New_York),
+            ("eastern time", America::New_York),
+        ] {
+            assert_eq!(resolve(typed), Some(zone), "{typed}");
+        }
+        assert_eq!(resolve("atlantis"), None);
+    }
 
     #[test]
     fn names_in_any_case_and_aliases() {

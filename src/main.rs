@@ -478,7 +478,7 @@ fn main() -> Result<()> {
                 clock.as_ref(),
                 &user,
                 language,
-                stdin.lock(),
+                io::BufReader::new(stdin),
                 io::stdout().lock(),
                 interactive,
             )

@@ -417,3 +417,103 @@ fn time_zone_buttons_name_the_city_and_the_region_in_the_persons_language() {
         ",
     );
 }
+
+/// Lines a test types into the terminal, one at a time; reading blocks until the next
+/// one (or the end, when the sender is dropped).
+struct Typed(std::sync::mpsc::Receiver<String>, std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for Typed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.1.position() as usize == self.1.get_ref().len() {
+            match self.0.recv() {
+                Ok(line) => self.1 = std::io::Cursor::new(format!("{line}\n").into_bytes()),
+                Err(_) => return Ok(0),
+            }
+        }
+        self.1.read(buf)
+    }
+}
+
+/// What the terminal printed so far.
+#[derive(Clone, Default)]
+struct Screen(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Screen {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (up to a generous bound, never part of what is asserted) for `what`.
+    fn wait_for(&self, what: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if self.text().contains(what) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+#[test]
+fn the_terminal_prints_a_reminder_when_it_is_due_without_waiting_for_a_line() {
+    use std::sync::Arc;
+    use waypoint::clock::{Clock, ManualClock};
+    let config = waypoint::config::Config::parse(std::path::Path::new("t.toml"), EVENING).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = waypoint::store::Store::open(dir.path()).unwrap();
+    let engine = waypoint::engine::Engine::new(common::content(), config.settings);
+    let app = Arc::new(waypoint::app::App::staffed(engine, store.clone()));
+    let scheduler = waypoint::delivery::Scheduler::new(app.clone(), store);
+    let clock = Arc::new(ManualClock::new(common::t0()));
+    let user = waypoint::user::UserKey::new(waypoint::user::Channel::Terminal, "ana");
+    let (typing, typed) = std::sync::mpsc::channel();
+    let screen = Screen::default();
+    std::thread::scope(|scope| {
+        let (out, clock_ref) = (screen.clone(), clock.clone());
+        let (app, scheduler, user) = (&app, &scheduler, &user);
+        let chat = scope.spawn(move || {
+            let input = std::io::BufReader::new(Typed(typed, std::io::Cursor::new(Vec::new())));
+            let clock: &dyn Clock = clock_ref.as_ref();
+            waypoint::channels::console::run(
+                app,
+                scheduler,
+                clock,
+                user,
+                Some(Locale::En),
+                input,
+                out,
+                false,
+            )
+        });
+        for line in ["/start", "1", "1", "/program", "1"] {
+            typing.send(line.to_string()).unwrap();
+        }
+        assert!(
+            screen.wait_for("Next session: tomorrow at 6:00 PM"),
+            "{}",
+            screen.text()
+        );
+        // A day later, with nothing typed: the reminder for the evening session appears.
+        clock.advance(chrono::Duration::hours(26));
+        let shown = screen.wait_for("Will you make it?");
+        drop(typing);
+        chat.join().unwrap().unwrap();
+        assert!(
+            shown,
+            "no reminder printed while waiting:\n{}",
+            screen.text()
+        );
+    });
+}

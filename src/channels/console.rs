@@ -2,12 +2,15 @@
 //! numbered choices and typing the number presses the button. Works with piped input, so
 //! whole conversations can be scripted.
 //!
-//! Scheduled messages run on the same scheduler and outbox as Telegram: after every line
-//! the scheduler fires what is due and this person's queued messages are printed.
+//! Scheduled messages run on the same scheduler and outbox as Telegram: after every line,
+//! and every half second while waiting for one, the scheduler fires what is due and this
+//! person's queued messages are printed.
 //! `/_time +3h` (also `+2d`, `+90m`) moves the clock, so reminders and check-ins can be
 //! watched arriving; only this channel has it.
 
 use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use crate::app::App;
 use crate::clock::Clock;
@@ -18,7 +21,11 @@ use crate::locale::Locale;
 use crate::schedule::program::parse_duration;
 use crate::user::UserKey;
 
-/// Runs a conversation until the input ends.
+/// How often the terminal looks for scheduled messages while waiting for a line.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Runs a conversation until the input ends. Lines are read on their own thread, so a
+/// scheduled message prints when it is due, not when the next line is typed.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     app: &App,
@@ -26,18 +33,32 @@ pub fn run(
     clock: &dyn Clock,
     user: &UserKey,
     language: Option<Locale>,
-    input: impl BufRead,
+    input: impl BufRead + Send + 'static,
     mut output: impl Write,
     prompt: bool,
 ) -> io::Result<()> {
+    let lines = read_lines(input);
     let mut open = Choices::default();
+    let show_prompt = |output: &mut dyn Write| -> io::Result<()> {
+        if prompt {
+            write!(output, "> ")?;
+            output.flush()?;
+        }
+        Ok(())
+    };
     deliver_due(scheduler, clock, user, &mut open, &mut output)?;
-    if prompt {
-        write!(output, "> ")?;
-        output.flush()?;
-    }
-    for line in input.lines() {
-        let line = line?;
+    show_prompt(&mut output)?;
+    loop {
+        let line = match lines.recv_timeout(TICK) {
+            Ok(line) => line?,
+            Err(RecvTimeoutError::Timeout) => {
+                if deliver_due(scheduler, clock, user, &mut open, &mut output)? {
+                    show_prompt(&mut output)?;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         if let Some(shift) = line.trim().strip_prefix("/_time") {
             move_clock(clock, shift.trim(), &mut output)?;
         } else {
@@ -62,12 +83,22 @@ pub fn run(
             print_replies(&outcome.replies, clock, &mut open, &mut output)?;
         }
         deliver_due(scheduler, clock, user, &mut open, &mut output)?;
-        if prompt {
-            write!(output, "> ")?;
-            output.flush()?;
-        }
+        show_prompt(&mut output)?;
     }
-    Ok(())
+}
+
+/// The input's lines, read on a thread of their own; the channel closes at the end.
+fn read_lines(input: impl BufRead + Send + 'static) -> Receiver<io::Result<String>> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in input.lines() {
+            let failed = line.is_err();
+            if send.send(line).is_err() || failed {
+                break;
+            }
+        }
+    });
+    receive
 }
 
 fn move_clock(clock: &dyn Clock, shift: &str, output: &mut impl Write) -> io::Result<()> {
@@ -87,14 +118,15 @@ fn move_clock(clock: &dyn Clock, shift: &str, output: &mut impl Write) -> io::Re
     }
 }
 
-/// Fires what is due and prints this person's queued messages, oldest first.
+/// Fires what is due and prints this person's queued messages, oldest first; whether
+/// anything was printed.
 fn deliver_due(
     scheduler: &Scheduler,
     clock: &dyn Clock,
     user: &UserKey,
     open: &mut Choices,
     output: &mut impl Write,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let store = scheduler.store();
     if let Err(e) = scheduler.run_due(clock.now()) {
         tracing::error!(error = %e, "scheduler pass failed");
@@ -103,7 +135,7 @@ fn deliver_due(
         Ok(items) => items,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
-            return Ok(());
+            return Ok(false);
         }
     };
     let (keys, replies): (Vec<_>, Vec<Reply>) = items
@@ -112,12 +144,12 @@ fn deliver_due(
         .map(|(key, item)| (key, item.reply))
         .unzip();
     print_replies(&replies, clock, open, output)?;
-    for key in keys {
-        if let Err(e) = store.outbox_remove(&key) {
+    for key in &keys {
+        if let Err(e) = store.outbox_remove(key) {
             tracing::error!(error = %e, "cannot update the outbox");
         }
     }
-    Ok(())
+    Ok(!keys.is_empty())
 }
 
 /// Prints replies shown together, their buttons as the numbers that now answer them.

@@ -9,6 +9,7 @@ use std::sync::{Arc, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+use crate::command::Command;
 use crate::engine::buttons::Action;
 use crate::engine::{
     Body, Change, ChatKind, Engine, Inbound, Keyword, Outcome, Stored, UserRecord,
@@ -208,10 +209,9 @@ impl App {
         }
         let (code, redeem) = match &inbound.body {
             Body::Text(text) => {
-                let mut words = text.split_whitespace();
-                let command = words.next()?.split('@').next()?;
-                let code = words.next()?;
-                if !command.eq_ignore_ascii_case("/start") || !enroll::looks_like_code(code) {
+                let command = Command::parse(text)?;
+                let code = command.words().next()?;
+                if command.name != "start" || !enroll::looks_like_code(code) {
                     return None;
                 }
                 (code.to_string(), matches!(stored, Stored::Found(_)))

@@ -22,6 +22,7 @@
 pub mod app;
 pub mod channels;
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod content;
 pub mod delivery;

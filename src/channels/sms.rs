@@ -24,6 +24,7 @@ use tokio::sync::{Notify, watch};
 use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
+use crate::command::is_command;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
 use crate::engine::choices::Choices;
 use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
@@ -337,7 +338,7 @@ impl Gateway {
             let first_contact = !self.choices.any_open(&user)
                 && matches!(self.store.load(&user), Ok(Stored::Nothing));
             let mut outcome = self.app.handle(&inbound(as_text));
-            if first_contact && !text.trim_start().starts_with('/') {
+            if first_contact && !is_command(text) {
                 // People who text do not know to send /start: a first text starts
                 // consent. A useful answer to it stays; small talk makes way.
                 let welcome = self.app.handle(&inbound(Body::Text("/start".into())));

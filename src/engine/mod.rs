@@ -19,6 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::command::Command;
 use crate::content::{Content, Msg};
 use crate::enroll::InviteStatus;
 use crate::faq::Match;
@@ -422,8 +423,8 @@ impl Engine {
                 Route::Other,
             );
         }
-        if let Some(command) = trimmed.strip_prefix('/') {
-            return self.command(turn, command);
+        if let Some(command) = Command::parse(trimmed) {
+            return self.command(turn, &command);
         }
         if let Some(number) = bare_number(trimmed) {
             return self.stray_number(turn, number);
@@ -591,19 +592,8 @@ impl Engine {
         )
     }
 
-    fn command(&self, turn: &Turn, command: &str) -> Outcome {
-        let name = command
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .split('@')
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let args = command
-            .split_once(char::is_whitespace)
-            .map(|(_, rest)| rest.trim())
-            .unwrap_or("");
+    fn command(&self, turn: &Turn, command: &Command) -> Outcome {
+        let (name, args) = (&command.name, command.args);
         let locale = turn.locale;
         let say = |msg| vec![self.say(locale, msg)];
         let keep = |replies| self.outcome(turn, replies, Change::Keep, Route::Command);

@@ -344,7 +344,7 @@ impl Screener {
 /// vocabulary, and a single word the rules know nothing of ("Ben", typed as a name) gives
 /// the model nothing but its guess; the rules still read both.
 fn model_reads(text: &str, evidence: &[String]) -> bool {
-    if text.trim_start().starts_with('/') {
+    if crate::command::is_command(text) {
         return false;
     }
     let mut words = 0;

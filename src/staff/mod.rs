@@ -12,6 +12,7 @@ pub mod alerts;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::command::Command;
 use crate::content::Msg;
 use crate::engine::buttons::Action;
 use crate::engine::state::RsvpAnswer;
@@ -132,15 +133,12 @@ impl Desk {
                 Action::Broadcast(send) => self.send_broadcast(engine, staff, send, inbound.at),
                 _ => return None,
             },
-            Body::Text(text) => {
-                let text = text.trim();
-                match text.strip_prefix('/') {
-                    Some(command) => {
-                        self.command(engine, staff, &inbound.user, command, inbound.at)?
-                    }
-                    None => self.draft_text(engine, staff, text)?,
+            Body::Text(text) => match Command::parse(text) {
+                Some(command) => {
+                    self.command(engine, staff, &inbound.user, &command, inbound.at)?
                 }
-            }
+                None => self.draft_text(engine, staff, text.trim())?,
+            },
             Body::Unsupported => return None,
         })
     }
@@ -150,12 +148,11 @@ impl Desk {
         engine: &Engine,
         staff: &StaffMember,
         chat: &UserKey,
-        command: &str,
+        command: &Command,
         now: DateTime<Utc>,
     ) -> Option<Result<Vec<Reply>, DeskError>> {
-        let mut words = command.split_whitespace();
-        let name = words.next()?.split('@').next()?.to_ascii_lowercase();
-        let args: Vec<&str> = words.collect();
+        let name = command.name.as_str();
+        let args: Vec<&str> = command.words().collect();
         let program = |i: usize| {
             args.get(i)
                 .and_then(|id| engine.settings().schedules.program(id))
@@ -172,7 +169,7 @@ impl Desk {
                 &[("program", args.first().copied().unwrap_or(""))],
             )])
         };
-        Some(match name.as_str() {
+        Some(match name {
             "roster" if args.is_empty() => usage(),
             "roster" => match program(0) {
                 Some(p) => self.roster(engine, p, date(1), now),

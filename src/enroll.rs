@@ -175,6 +175,90 @@ pub fn qr_png(text: &str) -> Result<Vec<u8>, EnrollError> {
     Ok(png)
 }
 
+/// A printable invite (A5 portrait at 150 dpi): the title, the QR code, then the lines
+/// that say how to join and until when, PNG-encoded. Drawn with an 8×8 bitmap font
+/// (public-domain glyphs, Latin-1 included, so Spanish prints), scaled up.
+pub fn invite_card_png(
+    title: &str,
+    qr_text: &str,
+    lines: &[String],
+) -> Result<Vec<u8>, EnrollError> {
+    use image::{GrayImage, Luma, imageops};
+    const WIDTH: u32 = 874;
+    const HEIGHT: u32 = 1240;
+    const MARGIN: u32 = 60;
+    let mut page = GrayImage::from_pixel(WIDTH, HEIGHT, Luma([255]));
+    let mut y = MARGIN;
+    for row in wrap(title, (WIDTH - 2 * MARGIN) / (8 * 5)) {
+        draw_text(&mut page, MARGIN, y, &row, 5);
+        y += 8 * 5 + 16;
+    }
+    let code =
+        qrcode::QrCode::new(qr_text.as_bytes()).map_err(|e| EnrollError::Qr(e.to_string()))?;
+    let qr = code.render::<Luma<u8>>().min_dimensions(480, 480).build();
+    let x = (WIDTH.saturating_sub(qr.width())) / 2;
+    imageops::overlay(&mut page, &qr, i64::from(x), i64::from(y + 10));
+    y += qr.height() + 40;
+    for line in lines {
+        for row in wrap(line, (WIDTH - 2 * MARGIN) / (8 * 3)) {
+            draw_text(&mut page, MARGIN, y, &row, 3);
+            y += 8 * 3 + 10;
+        }
+        y += 14;
+    }
+    let mut png = Vec::new();
+    page.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| EnrollError::Qr(e.to_string()))?;
+    Ok(png)
+}
+
+/// Words of `text` in rows of at most `width` characters (a longer word gets a row of
+/// its own and is cut off at the page's edge).
+fn wrap(text: &str, width: u32) -> Vec<String> {
+    let width = width as usize;
+    let mut rows: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 1 + word.chars().count() <= width => {
+                row.push(' ');
+                row.push_str(word);
+            }
+            _ => rows.push(word.to_string()),
+        }
+    }
+    rows
+}
+
+/// Draws `text` at (`x`, `y`), each glyph pixel a `scale`×`scale` square; characters the
+/// font lacks print as `?`, and what runs past the page's edge is left out.
+fn draw_text(page: &mut image::GrayImage, x: u32, y: u32, text: &str, scale: u32) {
+    use font8x8::UnicodeFonts;
+    let mut left = x;
+    for c in text.chars() {
+        let glyph = font8x8::BASIC_FONTS
+            .get(c)
+            .or_else(|| font8x8::LATIN_FONTS.get(c))
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
+        for (gy, bits) in glyph.iter().enumerate() {
+            for gx in 0..8u32 {
+                if bits & (1 << gx) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (px, py) = (left + gx * scale + dx, y + gy as u32 * scale + dy);
+                        if px < page.width() && py < page.height() {
+                            page.put_pixel(px, py, image::Luma([0]));
+                        }
+                    }
+                }
+            }
+        }
+        left += 8 * scale;
+    }
+}
+
 fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);

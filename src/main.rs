@@ -11,7 +11,7 @@ use waypoint::app::App;
 use waypoint::channels::{console, hub, hub::Hub, ops, sms, telegram};
 use waypoint::clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 use waypoint::config::Config;
-use waypoint::content::Content;
+use waypoint::content::{Content, Msg};
 use waypoint::delivery::Scheduler;
 use waypoint::engine::Engine;
 use waypoint::locale::Locale;
@@ -405,7 +405,7 @@ fn main() -> Result<()> {
         }
         Command::Invite(args) => {
             let store = open_store(cli.data.as_deref(), &config)?;
-            invite(&store, &config, &args, clock.now())
+            invite(&store, &config, engine.content(), &args, clock.now())
         }
         Command::Faq {
             command: FaqCommand::Explain { question, lang },
@@ -628,6 +628,7 @@ async fn run_live(
 fn invite(
     store: &Store,
     config: &Config,
+    content: &Content,
     args: &InviteArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
@@ -663,19 +664,27 @@ fn invite(
                 .map_err(|e| anyhow!("--expires: {e}"))?,
         ),
     };
-    // Where the invite points: a Telegram deep link, or a text to the clinic's number.
-    let (code, stored_as, link, how) = if args.sms {
+    // Where the invite points: a Telegram deep link, or a text to the clinic's number;
+    // and how the printed invite says to join.
+    let locale = config.settings.default_locale;
+    let (code, stored_as, link, how, join) = if args.sms {
         let number = config.sms.as_ref().map(|s| s.from.clone()).ok_or_else(|| {
             anyhow!("--sms needs [sms] in the configuration (the number people text)")
         })?;
         let code = enroll::new_sms_code().map_err(|e| anyhow!("{e}"))?;
         let canonical = enroll::sms_code(&code).unwrap_or_else(|| code.clone());
         let how = format!("text JOIN {code} to {number}");
+        let join = content.render(
+            locale,
+            Msg::InviteCardSms,
+            &[("number", &number), ("code", &code)],
+        );
         (
             code.clone(),
             canonical,
             format!("SMSTO:{number}:JOIN {code}"),
             how,
+            join,
         )
     } else {
         let bot = args
@@ -688,7 +697,12 @@ fn invite(
         let code = enroll::new_code().map_err(|e| anyhow!("{e}"))?;
         let link = enroll::deep_link(&bot, &code);
         let how = format!("in the terminal: /start {code}");
-        (code.clone(), code, link.clone(), how)
+        let join = content.render(
+            locale,
+            Msg::InviteCardTelegram,
+            &[("bot", bot.trim_start_matches('@')), ("code", &code)],
+        );
+        (code.clone(), code, link.clone(), how, join)
     };
     let invite = Invite {
         program: program.to_string(),
@@ -712,8 +726,28 @@ fn invite(
         args.uses.map_or("no limit".into(), |n| n.to_string()),
     );
     if let Some(path) = &args.qr {
-        enroll::write_qr_png(&link, path).map_err(|e| anyhow!("{e}"))?;
-        out.push_str(&format!("QR code: {}\n", path.display()));
+        let until = match expires {
+            Some(at) => {
+                let date = at.with_timezone(&config.settings.default_timezone);
+                let date = date
+                    .format(content.text(locale, Msg::DateFormat))
+                    .to_string();
+                content.render(locale, Msg::InviteCardExpires, &[("date", &date)])
+            }
+            None => content.text(locale, Msg::InviteCardNoExpiry).to_string(),
+        };
+        let name = programs
+            .iter()
+            .find(|p| p.id == program)
+            .map_or(program, |p| p.name.as_str());
+        let lines = [
+            join,
+            until,
+            content.text(locale, Msg::InviteCardPrivacy).to_string(),
+        ];
+        let png = enroll::invite_card_png(name, &link, &lines).map_err(|e| anyhow!("{e}"))?;
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))?;
+        out.push_str(&format!("printable invite: {}\n", path.display()));
     }
     emit(&out);
     Ok(())

@@ -350,3 +350,63 @@ fn csv_exports_are_readable_by_their_owner_only() {
         assert_eq!(mode, 0o600, "{}", csv.display());
     }
 }
+
+/// `invite --qr` writes a printable page whose QR code opens the same link, and whose
+/// words reveal no treatment, in either language.
+#[test]
+fn a_printable_invite_opens_the_link_and_reveals_no_treatment() {
+    let data = tempfile::tempdir().unwrap();
+    let card = data.path().join("card.png");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["--config", config, "--data"])
+        .arg(data.path().join("store"))
+        .args(["invite", "--program", "evening", "--qr"])
+        .arg(&card)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let page = image::open(&card).unwrap().to_luma8();
+    assert!(page.height() > page.width(), "a portrait page");
+    let mut prepared = rqrr::PreparedImage::prepare(page.clone());
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    assert_eq!(grids[0].decode().unwrap().1, link);
+    // Printed words below the code.
+    let below = (page.height() * 3 / 5..page.height())
+        .flat_map(|y| (0..page.width()).map(move |x| (x, y)))
+        .filter(|&(x, y)| page.get_pixel(x, y).0[0] == 0)
+        .count();
+    assert!(below > 1000, "no text under the code");
+    let content = waypoint::content::Content::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/messages"
+    )))
+    .unwrap();
+    use waypoint::content::Msg;
+    for locale in [waypoint::locale::Locale::En, waypoint::locale::Locale::Es] {
+        for msg in [
+            Msg::InviteCardTelegram,
+            Msg::InviteCardSms,
+            Msg::InviteCardExpires,
+            Msg::InviteCardNoExpiry,
+            Msg::InviteCardPrivacy,
+        ] {
+            let text = content.text(locale, msg);
+            assert_eq!(
+                waypoint::schedule::program::revealing_word(text),
+                None,
+                "{locale:?} {msg:?}: {text}"
+            );
+        }
+    }
+}

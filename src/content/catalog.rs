@@ -221,4 +221,9 @@ catalog! {
     CheckinConcernPrivate = "checkin_concern_private" ["lifeline", "helpline", "clinic"],
     NextSession = "next_session" ["name", "when", "time"],
     NextSessionNone = "next_session_none" [],
+    InviteCardTelegram = "invite_card_telegram" ["bot", "code"],
+    InviteCardSms = "invite_card_sms" ["number", "code"],
+    InviteCardExpires = "invite_card_expires" ["date"],
+    InviteCardNoExpiry = "invite_card_no_expiry" [],
+    InviteCardPrivacy = "invite_card_privacy" [],
 }

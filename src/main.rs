@@ -340,19 +340,22 @@ fn main() -> Result<()> {
                 bail!("{} holds no store: check --data", dir.display());
             }
             let store = open_store(cli.data.as_deref(), &config)?;
-            // Written beside the target (readable by its owner only), synced, then renamed:
-            // a failed backup never replaces a good one.
-            let partial = file.with_extension("partial");
-            let written = write_backup(&store, &partial);
-            if written.is_err() {
-                let _ = std::fs::remove_file(&partial);
-            }
-            let summary = written?;
-            std::fs::rename(&partial, &file)
+            // Written to a new file of its own beside the target (readable by its owner
+            // only), synced, then renamed: a failed backup never replaces a good one, and
+            // no other file is touched.
+            let parent = match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let partial = tempfile::Builder::new()
+                .prefix(".waypoint-backup-")
+                .tempfile_in(parent)
+                .with_context(|| format!("cannot create a file in {}", parent.display()))?;
+            let summary = write_backup(&store, partial.as_file(), partial.path())?;
+            partial
+                .persist(&file)
                 .with_context(|| format!("cannot move the backup to {}", file.display()))?;
-            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-                let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
-            }
+            let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
             emit(&format!(
                 "backed up {} trees, {} entries to {}\n",
                 summary.trees,
@@ -797,22 +800,18 @@ fn messages_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }
 
-/// Writes a backup to `path`, created for its owner only, and syncs it to disk.
-fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSummary> {
+/// Writes a backup to `file` (at `path`) and syncs it to disk.
+fn write_backup(
+    store: &Store,
+    file: &std::fs::File,
+    path: &Path,
+) -> Result<waypoint::store::BackupSummary> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = io::BufWriter::new(file);
     let summary = store.backup(&mut out).map_err(|e| anyhow!("{e}"))?;
     out.flush()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    out.get_ref()
-        .sync_all()
+    file.sync_all()
         .with_context(|| format!("cannot sync {}", path.display()))?;
     Ok(summary)
 }

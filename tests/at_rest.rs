@@ -476,3 +476,49 @@ fn rotating_off_the_fallback_key_file_removes_it() {
     let store = Store::open_with_key(&data, key).unwrap();
     assert!(matches!(store.load(&ana).unwrap(), Stored::Found(_)));
 }
+
+/// `dir` and every file and directory under it whose mode lets anyone but the owner in.
+#[cfg(unix)]
+fn open_to_others(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+    if mode & 0o077 != 0 {
+        out.push(format!("{} {:o}", dir.display(), mode & 0o777));
+    }
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            out.extend(open_to_others(&entry.unwrap().path()));
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn store_files_and_directories_are_for_their_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let store = Store::open_with_key(&data, common::master_key()).unwrap();
+        fill(&store, &UserKey::new(Channel::Telegram, CHAT_ID), MARKER);
+    }
+    // Reopened, as at every start: what sled writes then is covered too.
+    drop(Store::open_with_key(&data, common::master_key()).unwrap());
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+    // A restored store and a backup file as well.
+    let file = dir.path().join("backup");
+    ok(&waypoint(
+        &data,
+        common::MASTER_KEY_HEX,
+        &["backup", file.to_str().unwrap()],
+    ));
+    assert_eq!(open_to_others(&file), Vec::<String>::new());
+    let restored = dir.path().join("restored");
+    ok(&waypoint(
+        &restored,
+        common::MASTER_KEY_HEX,
+        &["restore", file.to_str().unwrap()],
+    ));
+    assert_eq!(open_to_others(&restored), Vec::<String>::new());
+}

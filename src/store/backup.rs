@@ -103,8 +103,9 @@ impl Store {
     }
 
     /// Restores a backup into `dir`, which must not hold a store yet. The whole file is
-    /// checked before anything is written; the store is built beside `dir` and moved into
-    /// place only when complete, so a failure leaves nothing half-restored.
+    /// checked before anything is written; the store is built in a new directory beside
+    /// `dir` and moved into place only when complete, so a failure leaves nothing
+    /// half-restored.
     pub fn restore(dir: &Path, mut input: impl Read) -> Result<Summary, BackupError> {
         match dir.read_dir() {
             Ok(mut entries) => {
@@ -118,22 +119,23 @@ impl Store {
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes)?;
         let (trees, next_id) = parse(&bytes)?;
-        let building = dir.with_extension("restoring");
-        if building.exists() {
-            std::fs::remove_dir_all(&building)?;
-        }
-        let built = Self::build(&building, trees, next_id);
-        let summary = match built {
-            Ok(summary) => summary,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&building);
-                return Err(e);
-            }
+        // Built in a directory of its own, made here with a unique name (owner-only), so
+        // nothing that was there before is ever touched; dropped with it on failure.
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
         };
+        std::fs::create_dir_all(parent)?;
+        let building = tempfile::Builder::new()
+            .prefix(".waypoint-restore-")
+            .tempdir_in(parent)?;
+        let summary = Self::build(building.path(), trees, next_id)?;
         if dir.exists() {
+            // Checked empty above; `remove_dir` refuses anything else.
             std::fs::remove_dir(dir)?;
         }
-        std::fs::rename(&building, dir)?;
+        std::fs::rename(building.keep(), dir)?;
+        sync_dir(parent)?;
         Ok(summary)
     }
 
@@ -155,6 +157,13 @@ impl Store {
         db.flush().map_err(StoreError::from)?;
         Ok(summary)
     }
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 type Trees<'a> = Vec<(&'a [u8], Vec<(&'a [u8], &'a [u8])>)>;

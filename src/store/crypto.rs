@@ -277,7 +277,11 @@ mod tests {
     #[test]
     fn a_master_key_is_exactly_64_hex_digits() {
         // `u8::from_str_radix` alone takes "+0": 32 of them would make an all-zero key.
-        for bad in ["+0".repeat(32), "-0".repeat(32), format!("+{}", "0".repeat(63))] {
+        for bad in [
+            "+0".repeat(32),
+            "-0".repeat(32),
+            format!("+{}", "0".repeat(63)),
+        ] {
             assert!(Secret::from_hex(&bad, "x").is_err(), "{bad}");
         }
         let key = Secret::from_hex(&"aB".repeat(32), "x").unwrap();

@@ -564,10 +564,15 @@ impl Store {
 
 /// Opens sled in `dir` (made if missing), waiting briefly for a lock about to be released.
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+    let io_error = |e| StoreError::Open {
         dir: dir.to_path_buf(),
         source: sled::Error::Io(e),
-    })?;
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io_error)?;
     // A store just closed in this process may hold its file lock for a moment while
     // sled's background thread winds down: wait briefly before calling it "in use".
     let mut waited = 0;
@@ -593,7 +598,33 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             }
         }
     };
+    owner_only(dir).map_err(io_error)?;
     Ok(db)
+}
+
+/// Makes the data directory and what sled wrote in it readable by their owner only,
+/// whatever the umask: directories 0700, files 0600. Files sled writes later (snapshots)
+/// sit in a directory no one else can enter.
+fn owner_only(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir)?;
+        let mode = if meta.is_dir() { 0o700 } else { 0o600 };
+        if meta.permissions().mode() & 0o777 != mode {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                // Never follow a link out of the directory.
+                if !entry.file_type()?.is_symlink() {
+                    owner_only(&entry.path())?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A poisoned lock still guards valid data (a panic elsewhere cannot corrupt `()` or a

@@ -141,8 +141,8 @@ struct InviteArgs {
     /// How long the invite stays valid (e.g. 14d, 48h), or "never".
     #[arg(long, default_value = "14d")]
     expires: String,
-    /// How many people may use it (default: no limit).
-    #[arg(long)]
+    /// How many people may use it, at least 1 (default: no limit).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     uses: Option<u32>,
     /// Also write the link as a QR code PNG here.
     #[arg(long)]
@@ -645,10 +645,19 @@ fn invite(
     let role: Role = args.role.parse().map_err(|e: String| anyhow!(e))?;
     let expires = match args.expires.trim() {
         "never" => None,
-        text => Some(
-            now + waypoint::schedule::program::parse_duration(text)
-                .map_err(|e| anyhow!("--expires: {e}"))?,
-        ),
+        text => {
+            // A year is the longest an invite may stay valid: a printed code is a bearer
+            // token until then.
+            let within = waypoint::schedule::program::parse_duration(text)
+                .ok()
+                .filter(|d| *d > chrono::Duration::zero() && *d <= chrono::Duration::days(365));
+            let at = within.and_then(|d| now.checked_add_signed(d));
+            Some(at.ok_or_else(|| {
+                anyhow!(
+                    "--expires: {text:?} must be a duration from 1 minute to 365 days (like 14d or 48h), or \"never\""
+                )
+            })?)
+        }
     };
     // Where the invite points: a Telegram deep link, or a text to the clinic's number.
     let (code, stored_as, link, how) = if args.sms {

@@ -24,13 +24,18 @@ fn populated(dir: &std::path::Path) -> Store {
         UserKey::new(Channel::Telegram, "1001"),
         UserKey::new(Channel::Sms, "+15551230001"),
     ] {
-        for body in ["c:y:en", "tz:America/Chicago"] {
+        // Consent counts as the answer to the question /start asks.
+        for body in [
+            Body::Text("/start".into()),
+            Body::Button("c:y:en".into()),
+            Body::Button("tz:America/Chicago".into()),
+        ] {
             app.handle(&waypoint::engine::Inbound {
                 user: user.clone(),
                 at: utc("2026-11-30T15:00:00Z"),
                 language: None,
                 chat: waypoint::engine::ChatKind::Private,
-                body: Body::Button(body.into()),
+                body,
                 sender: None,
             });
         }

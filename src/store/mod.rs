@@ -23,6 +23,7 @@ mod backup;
 pub mod crypto;
 mod index;
 mod invites;
+mod keyfile;
 mod keyring;
 mod migrate;
 mod outbox;
@@ -43,6 +44,7 @@ pub use alerts::Alert;
 pub use backup::{BackupError, Summary as BackupSummary};
 use crypto::{KeyError, KeySource, PersonId, Secret};
 pub use index::DueEntry;
+use keyfile::KeyFiles;
 pub use keyring::Rotation;
 use keyring::{INDEX_KEY, KEYS, open_with, seal_with};
 pub use outbox::{OutboxKey, Outgoing, Priority};
@@ -59,7 +61,7 @@ const DUE: &str = "due";
 const MEMBERS: &str = "members";
 const OUTBOX: &str = "outbox";
 /// Trees whose keys do not start with the person id; `forget` clears them by other means.
-const INDEXES: [&str; 4] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS];
+const INDEXES: [&str; 5] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS, alerts::ALERT_WORDS];
 /// Where stores from before encryption at rest kept their random salt.
 const LEGACY_SALT_KEY: &[u8] = b"log_salt";
 /// Set in `meta` once a store written before encryption at rest has been converted.
@@ -89,6 +91,8 @@ pub enum StoreError {
     NoMasterKey(PathBuf),
     #[error("a person's data key is damaged and cannot be opened")]
     KeyUnreadable,
+    #[error("cannot read or write the key files (keys/ in the data directory): {0}")]
+    KeyFiles(#[source] std::io::Error),
 }
 
 /// A handle on the data directory; cheap to clone, safe to share between tasks.
@@ -99,7 +103,8 @@ pub struct Store {
     due: sled::Tree,
     members: sled::Tree,
     outbox: sled::Tree,
-    keys: sled::Tree,
+    /// Data keys and single values' keys, outside sled (see `keyfile.rs`).
+    keyfiles: Arc<KeyFiles>,
     /// For pseudonymous log ids.
     log_salt: [u8; 16],
     /// The salt of a store from before encryption at rest (its opt-outs are keyed by it).
@@ -171,7 +176,7 @@ impl Store {
             due: db.open_tree(DUE)?,
             members: db.open_tree(MEMBERS)?,
             outbox: db.open_tree(OUTBOX)?,
-            keys: db.open_tree(KEYS)?,
+            keyfiles: Arc::new(KeyFiles::open(dir).map_err(StoreError::KeyFiles)?),
             // Everything found at opening is on disk.
             durable_below: Arc::new(AtomicU64::new(db.generate_id()?)),
             pending: Arc::default(),
@@ -185,6 +190,17 @@ impl Store {
             index: Arc::new(index),
             key_source: Arc::new(source),
         };
+        if store.db.tree_names().iter().any(|n| n == KEYS.as_bytes()) {
+            let moved = migrate::keys_to_files(&store)?;
+            tracing::info!(
+                moved,
+                "moved data keys out of sled into the key files; see SECURITY.md about the copies sled still holds"
+            );
+        }
+        let retired = store.retire_orphans()?;
+        if retired > 0 {
+            tracing::info!(retired, "destroyed keys of values no longer stored");
+        }
         if !meta.contains_key(MIGRATED)? {
             let moved = migrate::seal_legacy(&store)?;
             if moved > 0 {
@@ -313,9 +329,11 @@ impl Store {
         Ok(())
     }
 
-    /// Destroys `user`'s data key and flushes (crypto-shredding: leftovers in sled's log
-    /// can no longer be opened), then removes every record of theirs from every tree and
-    /// flushes again. Returns how many records were removed.
+    /// Destroys `user`'s data key and the keys of their values sealed under keys of their
+    /// own, in the key files, on disk (crypto-shredding: what is left of them in sled's
+    /// files can no longer be opened, by anyone, at once); then removes every record of
+    /// theirs from every tree and withdraws any unsent staff-group post about them.
+    /// Returns how many records were removed.
     pub fn forget(&self, user: &UserKey) -> Result<usize, StoreError> {
         let pid = self.pid(user);
         let keys = self.keys_of(user)?;
@@ -324,34 +342,46 @@ impl Store {
             .filter(|(tree, _)| tree == alerts::ALERTS)
             .filter_map(|(_, key)| Some(u64::from_be_bytes(key.as_slice().try_into().ok()?)))
             .collect();
-        self.shred(&pid)?;
-        for (tree, key) in &keys {
-            self.db.open_tree(tree)?.remove(key)?;
-        }
         // A staff-group post about them still waiting to go out goes too; the other
         // people's alerts it carried are posted again without them.
-        let mut withdrawn = 0;
-        for (key, item) in self.outbox_items(usize::MAX)? {
-            if item.alerts.iter().any(|id| theirs.contains(id)) {
-                self.outbox_remove(&key)?;
-                withdrawn += 1;
-                for id in item.alerts.iter().filter(|id| !theirs.contains(id)) {
-                    if let Some(mut other) = self.alert(*id)? {
-                        other.posted = false;
-                        self.put_alert(&other)?;
-                    }
+        let posts: Vec<(OutboxKey, Outgoing)> = self
+            .outbox_items(usize::MAX)?
+            .into_iter()
+            .filter(|(_, item)| item.alerts.iter().any(|id| theirs.contains(id)))
+            .collect();
+        let mut values = Vec::new();
+        for (tree, key) in keys.iter().filter(|(tree, _)| tree != KEYS) {
+            values.extend(self.db.open_tree(tree)?.get(key)?);
+        }
+        for (key, _) in &posts {
+            values.extend(self.outbox.get(key)?);
+        }
+        self.shred(&pid, values.iter().map(|v| v.as_ref()))?;
+        for (tree, key) in keys.iter().filter(|(tree, _)| tree != KEYS) {
+            self.db.open_tree(tree)?.remove(key)?;
+        }
+        for (key, item) in &posts {
+            self.outbox.remove(key)?;
+            for id in item.alerts.iter().filter(|id| !theirs.contains(id)) {
+                if let Some(mut other) = self.alert(*id)? {
+                    other.posted = false;
+                    self.put_alert(&other)?;
                 }
             }
         }
         self.db.flush()?;
-        Ok(keys.len() + withdrawn)
+        Ok(keys.len() + posts.len())
     }
 
     /// Every (tree, key) that belongs to `user`, across all trees: what /forget removes.
     /// Index entries are found through the record; if it cannot be read, by scanning.
+    /// Their data key, in the key files, is listed as `("keys", <person id>)`.
     pub fn keys_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let pid = self.pid(user);
         let mut out = Vec::new();
+        if self.has_data_key(&pid)? {
+            out.push((KEYS.to_string(), pid.to_vec()));
+        }
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).into_owned();
             if INDEXES.contains(&name.as_str()) {
@@ -392,6 +422,7 @@ impl Store {
         for (name, tree) in [
             (OUTBOX, self.outbox.clone()),
             (alerts::ALERTS, self.db.open_tree(alerts::ALERTS)?),
+            (alerts::ALERT_WORDS, self.db.open_tree(alerts::ALERT_WORDS)?),
         ] {
             for entry in tree.iter() {
                 let (key, value) = entry?;
@@ -436,6 +467,9 @@ impl Store {
     pub fn sealed_values_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for (tree, key) in self.keys_of(user)? {
+            if tree == KEYS {
+                continue;
+            }
             if let Some(value) = self.db.open_tree(&tree)?.get(key)?
                 && keyring::owner(&value).is_some()
             {

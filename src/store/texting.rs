@@ -75,9 +75,12 @@ impl Store {
 
     /// Keeps the choices a person was just offered (replacing earlier ones).
     pub fn remember_choices(&self, user: &UserKey, offered: &Offered) -> Result<(), StoreError> {
-        self.db
-            .open_tree(CHOICES)?
-            .insert(self.pid(user), self.seal_for(user, CHOICES, offered)?)?;
+        let tree = self.db.open_tree(CHOICES)?;
+        let old = tree.get(self.pid(user))?;
+        tree.insert(
+            self.pid(user),
+            self.reseal_for(user, CHOICES, offered, old.as_deref())?,
+        )?;
         Ok(())
     }
 

@@ -688,3 +688,138 @@ fn after_forget_nothing_of_theirs_opens_with_any_key_material_in_a_copy_of_the_d
         assert!(matches!(store.load(&ben).unwrap(), Stored::Found(_)));
     }
 }
+
+/// A store as the version before the key files wrote it: data keys in sled's `keys`
+/// tree, a queued message sealed under a key wrapped inline, an alert carrying a crisis
+/// message's words inside it.
+fn write_store_with_keys_in_sled(dir: &Path, user: &UserKey, record: &UserRecord, alert: &Alert) {
+    let master = common::master_key();
+    let db = sled::open(dir).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    let index = Secret::random().unwrap();
+    meta.insert(
+        "index_key",
+        master
+            .seal(b"waypoint index key", &hex_bytes(&index))
+            .unwrap(),
+    )
+    .unwrap();
+    meta.insert("sealed_layout", &[][..]).unwrap();
+    let pid = waypoint::store::crypto::person_id(&index, user);
+    let data_key = Secret::random().unwrap();
+    let wrapped = master
+        .seal(
+            &[b"waypoint data key ".as_slice(), &pid].concat(),
+            &hex_bytes(&data_key),
+        )
+        .unwrap();
+    db.open_tree("keys").unwrap().insert(pid, wrapped).unwrap();
+    let sealed = |key: &Secret, tree: &str, json: Vec<u8>| {
+        let aad = [tree.as_bytes(), b"\0", &pid].concat();
+        [&[2u8][..], &pid, &key.seal(&aad, &json).unwrap()].concat()
+    };
+    let envelope = serde_json::json!({ "u": user.to_string(), "r": record });
+    db.open_tree("users")
+        .unwrap()
+        .insert(
+            pid,
+            sealed(&data_key, "users", serde_json::to_vec(&envelope).unwrap()),
+        )
+        .unwrap();
+    db.open_tree("alerts")
+        .unwrap()
+        .insert(
+            alert.id.to_be_bytes(),
+            sealed(&data_key, "alerts", serde_json::to_vec(alert).unwrap()),
+        )
+        .unwrap();
+    let reply = Reply {
+        text: "Group tonight".into(),
+        buttons: Vec::new(),
+        urgent: false,
+    };
+    let item = Outgoing::new(user.clone(), reply, Priority::Reply);
+    let aad = [b"outbox".as_slice(), b"\0", &pid].concat();
+    let own = Secret::random().unwrap();
+    let inline = [
+        &[3u8][..],
+        &pid,
+        &master.seal(&aad, &hex_bytes(&own)).unwrap(),
+        &own.seal(&aad, &serde_json::to_vec(&item).unwrap()).unwrap(),
+    ]
+    .concat();
+    let mut outbox_key = vec![Priority::Reply as u8];
+    outbox_key.extend_from_slice(&9u64.to_be_bytes());
+    db.open_tree("outbox")
+        .unwrap()
+        .insert(outbox_key, inline)
+        .unwrap();
+    db.flush().unwrap();
+}
+
+/// A key's 32 bytes, through its hex form (the only way out of a `Secret`).
+fn hex_bytes(key: &Secret) -> Vec<u8> {
+    let hex = key.to_hex();
+    (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_store_with_keys_in_sled_moves_them_to_the_key_files_and_forgets_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+    let mut record = UserRecord::new(Locale::En, common::t0());
+    record.alias = Some(ALIAS.into());
+    let alert = Alert {
+        id: 5,
+        user: ana.clone(),
+        alias: ALIAS.into(),
+        program: None,
+        reason: EscalationReason::Crisis,
+        at: common::t0(),
+        text: Some("I can't go on".into()),
+        claimed_by: None,
+        done: false,
+        posted: false,
+    };
+    write_store_with_keys_in_sled(dir.path(), &ana, &record, &alert);
+
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Found(record.clone()));
+    assert_eq!(store.alerts().unwrap(), vec![alert.clone()]);
+    let queued = store.outbox_items(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].1.user, ana);
+    // Everything is in the new form: the data key in the key files, the message under
+    // it, and the words under a key of their own there.
+    let values = store.sealed_values_of(&ana).unwrap();
+    assert!(
+        values.iter().all(|(_, v)| v[0] == 2 || v[0] == 4),
+        "{values:?}"
+    );
+    let own: Vec<&str> = values
+        .iter()
+        .filter(|(_, v)| v[0] == 4)
+        .map(|(tree, _)| tree.as_str())
+        .collect();
+    assert_eq!(own, ["alert_words"]);
+    drop(store);
+    assert!(
+        !sled::open(dir.path())
+            .unwrap()
+            .tree_names()
+            .iter()
+            .any(|n| n == b"keys"),
+        "the keys tree is gone"
+    );
+    // A second open changes nothing, and forgetting her still works.
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Found(record));
+    assert_eq!(store.alerts().unwrap(), vec![alert]);
+    store.forget(&ana).unwrap();
+    assert!(
+        values.iter().all(|(tree, value)| !store.opens(tree, value)),
+        "her values no longer open"
+    );
+}

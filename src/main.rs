@@ -512,7 +512,7 @@ fn main() -> Result<()> {
             if let KeySource::Fallback(path) = store.key_source() {
                 tracing::warn!(
                     key_file = %path.display(),
-                    "no master key is configured: the store is sealed with a key kept beside it, which makes /forget final but does not protect a stolen disk; make one with `waypoint keygen FILE` and set WAYPOINT_MASTER_KEY_FILE (see SECURITY.md)"
+                    "no master key is configured: the store is sealed with a key kept beside it, so /forget is still final (the forgotten person's keys are gone from every file at once) but a stolen disk is not protected; make one with `waypoint keygen FILE` and set WAYPOINT_MASTER_KEY_FILE (see SECURITY.md)"
                 );
             }
             let app = Arc::new(App::staffed(engine, store.clone()));

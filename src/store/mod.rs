@@ -7,13 +7,18 @@
 //! features. Every value about a person is sealed under their own data key (see
 //! `keyring.rs`); other values are `[schema version byte] ++ JSON`.
 //!
-//! Four indexes are ordered by something else, and `/forget` clears them explicitly:
+//! No key that opens anything about a person is stored in sled (whose files keep old
+//! values until it reclaims them): they live in the key files (`keyfile.rs`).
+//!
+//! Five trees are ordered by something else, and `/forget` clears them explicitly:
 //! - `due`: `<UTC millis, big-endian><person id><job tag>`, the scheduler's index. It
 //!   mirrors the `jobs` of each record exactly; both change in one transaction.
 //! - `members`: `<program id>\0<person id>`, who is in which program (same transaction).
 //! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each sealed for its
 //!   person.
 //! - `alerts`: `<id>`, alerts for the staff group, each sealed for its person.
+//! - `alert_words`: `<id>`, a crisis message's words for that alert, under a key of
+//!   their own (destroyed when the alert is posted).
 //!
 //! One tree deliberately survives `/forget`: `sms_opt_outs` (keyed hashes; see
 //! `texting.rs`), because carriers require an opt-out to be kept.

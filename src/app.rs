@@ -85,8 +85,11 @@ pub struct App {
     /// counts only as the answer to a question still open, with a button it showed.
     /// Nothing is stored before consent, so this lives in memory; after a restart the
     /// question is simply asked again.
-    asked: Mutex<HashMap<UserKey, (DateTime<Utc>, Vec<String>)>>,
+    asked: Mutex<HashMap<UserKey, Asked>>,
 }
+
+/// When a person was asked for consent, and the "I agree" button data offered.
+type Asked = (DateTime<Utc>, Vec<String>);
 
 /// How long a consent question stays open (Telegram keeps an unread update as long).
 const CONSENT_OPEN: chrono::Duration = chrono::Duration::hours(24);

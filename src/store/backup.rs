@@ -157,7 +157,7 @@ impl Store {
     fn build(
         dir: &Path,
         trees: Trees<'_>,
-        keys: &[(Ring, Id, Wrapped)],
+        keys: &Keys,
         next_id: u64,
     ) -> Result<Summary, BackupError> {
         let db = super::open_db(dir)?;
@@ -196,11 +196,14 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The key files' records: which file kind, the id, the wrapped key.
+type Keys = Vec<(Ring, Id, Wrapped)>;
+
 type Trees<'a> = Vec<(&'a [u8], Vec<(&'a [u8], &'a [u8])>)>;
 
 /// Checks the magic and the checksum, then splits the body into trees and entries, keys,
 /// and the id counter.
-fn parse(bytes: &[u8]) -> Result<(Trees<'_>, Vec<(Ring, Id, Wrapped)>, u64), BackupError> {
+fn parse(bytes: &[u8]) -> Result<(Trees<'_>, Keys, u64), BackupError> {
     let body = bytes
         .strip_prefix(MAGIC)
         .or_else(|| bytes.strip_prefix(MAGIC_V1))

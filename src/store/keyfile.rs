@@ -29,6 +29,8 @@ pub(super) type Wrapped = [u8; WRAPPED_LEN];
 const RECORD: usize = 16 + WRAPPED_LEN;
 /// The key directory, inside the data directory.
 pub(super) const DIR: &str = "keys";
+/// The start of a file's name while it is being written.
+const NEW: &str = ".new-";
 
 /// Which keys: people's data keys or single values' keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +56,9 @@ pub(super) struct KeyFiles {
 }
 
 impl KeyFiles {
-    /// The key directory of `data_dir`, made (owner-only) if missing.
+    /// The key directory of `data_dir`, made (owner-only) if missing. A new file left
+    /// half-written by a crash is removed: it may hold keys destroyed since. Called with
+    /// the store's lock held, so no one else is writing.
     pub(super) fn open(data_dir: &Path) -> std::io::Result<KeyFiles> {
         let dir = data_dir.join(DIR);
         let mut builder = std::fs::DirBuilder::new();
@@ -62,6 +66,12 @@ impl KeyFiles {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(NEW) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
         Ok(KeyFiles {
             dir,
             writing: Mutex::new(()),
@@ -177,7 +187,7 @@ impl KeyFiles {
             }
         } else {
             let mut file = tempfile::Builder::new()
-                .prefix(".new-")
+                .prefix(NEW)
                 .tempfile_in(&self.dir)?;
             file.write_all(bytes)?;
             file.as_file().sync_all()?;
@@ -242,6 +252,10 @@ mod tests {
         assert_eq!(files.remove(Ring::Data, &[a]).unwrap(), 1);
         assert_eq!(files.get(Ring::Data, &a).unwrap(), None);
         assert_eq!(files.get(Ring::Value, &a).unwrap(), Some([5; WRAPPED_LEN]));
+        assert_eq!(files.all(Ring::Data).unwrap(), vec![(b, [9; WRAPPED_LEN])]);
+        // A file a crash left half-written goes at the next open.
+        std::fs::write(dir.path().join(DIR).join(".new-x1"), [7; RECORD]).unwrap();
+        let files = KeyFiles::open(dir.path()).unwrap();
         assert_eq!(files.all(Ring::Data).unwrap(), vec![(b, [9; WRAPPED_LEN])]);
         // No file of the directory holds the removed key any more.
         for entry in std::fs::read_dir(dir.path().join(DIR)).unwrap() {

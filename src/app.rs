@@ -5,7 +5,8 @@
 //! fails; consent and /forget reach the disk before their acknowledgement is returned;
 //! a failed save never lets a reply claim something that was not kept.
 
-use std::sync::{Arc, MutexGuard};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
@@ -81,7 +82,18 @@ pub struct App {
     records: Arc<dyn Records>,
     /// Staff commands and alerts; present when the app runs on a real store.
     desk: Option<Desk>,
+    /// Who was asked for consent, when, and the "I agree" button data offered: consent
+    /// counts only as the answer to a question still open, with a button it showed.
+    /// Nothing is stored before consent, so this lives in memory; after a restart the
+    /// question is simply asked again.
+    asked: Mutex<HashMap<UserKey, Asked>>,
 }
+
+/// When a person was asked for consent, and the "I agree" button data offered.
+type Asked = (DateTime<Utc>, Vec<String>);
+
+/// How long a consent question stays open (Telegram keeps an unread update as long).
+const CONSENT_OPEN: chrono::Duration = chrono::Duration::hours(24);
 
 impl App {
     pub fn new(engine: Engine, records: Arc<dyn Records>) -> Self {
@@ -89,6 +101,7 @@ impl App {
             engine,
             records,
             desk: None,
+            asked: Mutex::default(),
         }
     }
 
@@ -98,6 +111,7 @@ impl App {
             engine,
             records: Arc::new(store.clone()),
             desk: Some(Desk::new(store)),
+            asked: Mutex::default(),
         }
     }
 
@@ -132,10 +146,34 @@ impl App {
             tracing::error!(user = %tag, error = %e, "cannot read state; treating it as unreadable");
             Stored::Unreadable
         });
+        // Consent nobody was asked for (button data made up, or a question from before a
+        // restart) is not consent: it gets the question, as `/start` with its code would.
+        let unasked;
+        let inbound = match Self::consent_in(&inbound.body) {
+            Some(code) if stored == Stored::Nothing && !self.was_asked(inbound) => {
+                let start = code.map_or("/start".to_string(), |c| format!("/start {c}"));
+                unasked = Inbound {
+                    body: Body::Text(start),
+                    ..inbound.clone()
+                };
+                &unasked
+            }
+            _ => inbound,
+        };
         let invite = self.invite(&stored, inbound, &tag);
         let outcome = self
             .engine
             .handle_invited(&stored, inbound, invite.as_ref());
+        let offered: Vec<String> = outcome
+            .replies
+            .iter()
+            .flat_map(|r| r.buttons.iter().flatten())
+            .filter(|b| Self::consent_in(&Body::Button(b.data.clone())).is_some())
+            .map(|b| b.data.clone())
+            .collect();
+        if !offered.is_empty() {
+            self.ask(&inbound.user, inbound.at, offered);
+        }
         let crisis_text = match (&inbound.body, outcome.route) {
             (Body::Text(t), crate::engine::Route::Crisis) => Some(t.as_str()),
             _ => None,
@@ -198,6 +236,40 @@ impl App {
         crate::telemetry::message_in(user.channel, outcome.route);
         tracing::info!(user = %tag, route = outcome.route.name(), replies = outcome.replies.len(), "handled");
         outcome
+    }
+
+    /// The invite code (if any) of an "I agree" button.
+    fn consent_in(body: &Body) -> Option<Option<String>> {
+        match body {
+            Body::Button(data) => match Action::decode(data)? {
+                Action::Consent {
+                    agree: true,
+                    invite,
+                    ..
+                } => Some(invite),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Notes that `user` was just asked for consent (and forgets questions long closed).
+    fn ask(&self, user: &UserKey, at: DateTime<Utc>, offered: Vec<String>) {
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.retain(|_, (when, _)| at - *when < CONSENT_OPEN);
+        asked.insert(user.clone(), (at, offered));
+    }
+
+    /// Whether the sender's consent answers a question still open, with a button it
+    /// offered; answering closes the question either way.
+    fn was_asked(&self, inbound: &Inbound) -> bool {
+        let Body::Button(data) = &inbound.body else {
+            return false;
+        };
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.remove(&inbound.user).is_some_and(|(when, offered)| {
+            inbound.at - when < CONSENT_OPEN && offered.contains(data)
+        })
     }
 
     /// Looks up an invite code the message presents. `/start <code>` before consent

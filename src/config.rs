@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
@@ -430,6 +431,16 @@ fn schedules(
         let mut parsed = Vec::new();
         for (i, phase) in phases.iter().enumerate() {
             let field = format!("schedule.checkins[{}].cron", i + 1);
+            if let Some(day) = &phase.until_day
+                && !(1..=LAST_PHASE_DAY).contains(day.get_ref())
+            {
+                problem(
+                    day.span(),
+                    &format!("schedule.checkins[{}].until_day", i + 1),
+                    format!("{} must be from 1 to {LAST_PHASE_DAY}", day.get_ref()),
+                );
+                continue;
+            }
             match Recurrence::parse(phase.cron.get_ref()) {
                 Ok(recurrence) => parsed.push(Phase {
                     until_day: phase.until_day.as_ref().map(|d| *d.get_ref()),
@@ -519,16 +530,8 @@ fn program(
         None => reminders = vec![chrono::Duration::hours(24), chrono::Duration::hours(2)],
         Some(list) => {
             for text in list.get_ref() {
-                match parse_duration(text) {
-                    Ok(d) if d > chrono::Duration::zero() => reminders.push(d),
-                    Ok(_) => {
-                        problem(
-                            list.span(),
-                            &field("reminders"),
-                            format!("{text:?} is zero"),
-                        );
-                        ok = false;
-                    }
+                match duration_within(text, REMINDER_LEAD) {
+                    Ok(d) => reminders.push(d),
                     Err(e) => {
                         problem(list.span(), &field("reminders"), e);
                         ok = false;
@@ -578,16 +581,8 @@ fn program(
         };
         let duration = match &session.duration {
             None => Some(chrono::Duration::hours(3)),
-            Some(text) => match parse_duration(text.get_ref()) {
-                Ok(d) if d > chrono::Duration::zero() => Some(d),
-                Ok(_) => {
-                    problem(
-                        text.span(),
-                        &field(&format!("session[{n}].duration")),
-                        "is zero".into(),
-                    );
-                    None
-                }
+            Some(text) => match duration_within(text.get_ref(), SESSION_LENGTH) {
+                Ok(d) => Some(d),
                 Err(e) => {
                     problem(text.span(), &field(&format!("session[{n}].duration")), e);
                     None
@@ -697,11 +692,29 @@ fn sms(
         }
     }
     let caps = &mut settings.schedules.texting;
-    if let Some(n) = &section.max_per_day {
-        caps.per_day = *n.get_ref();
-    }
-    if let Some(n) = &section.max_per_week {
-        caps.per_week = *n.get_ref();
+    for (value, name, max, cap) in [
+        (
+            &section.max_per_day,
+            "sms.max_per_day",
+            TEXTS_PER_DAY,
+            &mut caps.per_day,
+        ),
+        (
+            &section.max_per_week,
+            "sms.max_per_week",
+            TEXTS_PER_WEEK,
+            &mut caps.per_week,
+        ),
+    ] {
+        match value {
+            Some(n) if *n.get_ref() <= max => *cap = *n.get_ref(),
+            Some(n) => problem(
+                n.span(),
+                name,
+                format!("{} must be from 0 to {max}", n.get_ref()),
+            ),
+            None => {}
+        }
     }
     if let Some(window) = &section.send_window {
         match parse_window(window.get_ref()) {
@@ -720,6 +733,41 @@ fn sms(
         }
     }
     out
+}
+
+/// How long before its session a reminder may go out.
+const REMINDER_LEAD: (Duration, Duration) = (Duration::minutes(1), Duration::days(30));
+/// How long a session may last.
+const SESSION_LENGTH: (Duration, Duration) = (Duration::minutes(1), Duration::hours(24));
+/// The last day of a check-in phase, in days after discharge (ten years).
+const LAST_PHASE_DAY: u32 = 3650;
+/// Scheduled texts a person may get in a day, and in a week.
+const TEXTS_PER_DAY: u32 = 50;
+const TEXTS_PER_WEEK: u32 = 350;
+
+/// A duration written in `text`, between `range`'s bounds (inclusive).
+fn duration_within(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < min || d > max {
+        return Err(format!(
+            "{text:?} must be from {} to {}",
+            spell(min),
+            spell(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// "30 days", "24 hours", "1 minute": a bound as the operator would write it.
+fn spell(d: Duration) -> String {
+    let (n, unit) = if d.num_days() > 0 && d == Duration::days(d.num_days()) {
+        (d.num_days(), "day")
+    } else if d.num_hours() > 0 && d == Duration::hours(d.num_hours()) {
+        (d.num_hours(), "hour")
+    } else {
+        (d.num_minutes(), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `"21:00-08:00"`.
@@ -800,6 +848,75 @@ mod tests {
             err.contains("w.toml:9: program \"a\": session[1].cron"),
             "{err}"
         );
+    }
+
+    /// One program with `line` in it, and one session.
+    fn with_program_line(line: &str) -> String {
+        format!(
+            "[[program]]\nid = \"a\"\nname = \"Evening group\"\n{line}\n[[program.session]]\ncron = \"0 18 * * MON\"\n"
+        )
+    }
+
+    #[test]
+    fn durations_and_counts_out_of_range_are_refused_with_file_line_and_field() {
+        let session = |line: &str| {
+            format!(
+                "[[program]]\nid = \"a\"\nname = \"Evening group\"\n[[program.session]]\ncron = \"0 18 * * MON\"\n{line}\n"
+            )
+        };
+        let cases = [
+            // A lead time that would put the reminder before any date there is.
+            (
+                with_program_line("reminders = [\"100000000d\"]"),
+                "w.toml:4: program \"a\": reminders",
+            ),
+            (
+                with_program_line("reminders = [\"999999999999d\"]"),
+                "w.toml:4: program \"a\": reminders",
+            ),
+            (
+                with_program_line("reminders = [\"31d\"]"),
+                "w.toml:4: program \"a\": reminders",
+            ),
+            (
+                session("duration = \"25h\""),
+                "w.toml:6: program \"a\": session[1].duration",
+            ),
+            (
+                session("duration = \"99999999999999999999m\""),
+                "w.toml:6: program \"a\": session[1].duration",
+            ),
+            (
+                "[[schedule.checkins]]\nuntil_day = 4000000000\ncron = \"0 17 * * WED\"\n[[schedule.checkins]]\ncron = \"0 17 1 * *\"\n".to_string(),
+                "w.toml:2: schedule.checkins[1].until_day",
+            ),
+            (
+                "[sms]\nwebhook_url = \"https://x.example/sms\"\nfrom = \"+15551234567\"\nmax_per_day = 4000000000\n".to_string(),
+                "w.toml:4: sms.max_per_day",
+            ),
+            (
+                "[sms]\nwebhook_url = \"https://x.example/sms\"\nfrom = \"+15551234567\"\nmax_per_week = 100000\n".to_string(),
+                "w.toml:4: sms.max_per_week",
+            ),
+        ];
+        for (file, expected) in cases {
+            let err = Config::parse(Path::new("w.toml"), &file)
+                .expect_err(&file)
+                .to_string();
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        // The edges of the ranges are accepted.
+        let cfg = Config::parse(
+            Path::new("w.toml"),
+            &with_program_line("reminders = [\"30d\", \"1m\"]"),
+        )
+        .unwrap();
+        let p = cfg.settings.schedules.program("a").unwrap();
+        assert_eq!(
+            p.reminders,
+            vec![chrono::Duration::days(30), chrono::Duration::minutes(1)]
+        );
+        assert!(Config::parse(Path::new("w.toml"), &session("duration = \"24h\"")).is_ok());
     }
 
     #[test]

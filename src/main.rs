@@ -155,8 +155,8 @@ struct InviteArgs {
     /// How long the invite stays valid (e.g. 14d, 48h), or "never".
     #[arg(long, default_value = "14d")]
     expires: String,
-    /// How many people may use it (default: no limit).
-    #[arg(long)]
+    /// How many people may use it, at least 1 (default: no limit).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     uses: Option<u32>,
     /// Also write the link as a QR code PNG here.
     #[arg(long)]
@@ -356,19 +356,22 @@ fn main() -> Result<()> {
                 bail!("{} holds no store: check --data", dir.display());
             }
             let store = open_store(cli.data.as_deref(), &config)?;
-            // Written beside the target (readable by its owner only), synced, then renamed:
-            // a failed backup never replaces a good one.
-            let partial = file.with_extension("partial");
-            let written = write_backup(&store, &partial);
-            if written.is_err() {
-                let _ = std::fs::remove_file(&partial);
-            }
-            let summary = written?;
-            std::fs::rename(&partial, &file)
+            // Written to a new file of its own beside the target (readable by its owner
+            // only), synced, then renamed: a failed backup never replaces a good one, and
+            // no other file is touched.
+            let parent = match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let partial = tempfile::Builder::new()
+                .prefix(".waypoint-backup-")
+                .tempfile_in(parent)
+                .with_context(|| format!("cannot create a file in {}", parent.display()))?;
+            let summary = write_backup(&store, partial.as_file(), partial.path())?;
+            partial
+                .persist(&file)
                 .with_context(|| format!("cannot move the backup to {}", file.display()))?;
-            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-                let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
-            }
+            let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
             emit(&format!(
                 "backed up {} trees, {} entries to {}\n",
                 summary.trees,
@@ -525,7 +528,7 @@ fn main() -> Result<()> {
             if let KeySource::Fallback(path) = store.key_source() {
                 tracing::warn!(
                     key_file = %path.display(),
-                    "no master key is configured: the store is sealed with a key kept beside it, which makes /forget final but does not protect a stolen disk; make one with `waypoint keygen FILE` and set WAYPOINT_MASTER_KEY_FILE (see SECURITY.md)"
+                    "no master key is configured: the store is sealed with a key kept beside it, so /forget is still final (the forgotten person's keys are gone from every file at once) but a stolen disk is not protected; make one with `waypoint keygen FILE` and set WAYPOINT_MASTER_KEY_FILE (see SECURITY.md)"
                 );
             }
             let app = Arc::new(App::staffed(engine, store.clone()));
@@ -659,10 +662,19 @@ fn invite(
     let role: Role = args.role.parse().map_err(|e: String| anyhow!(e))?;
     let expires = match args.expires.trim() {
         "never" => None,
-        text => Some(
-            now + waypoint::schedule::program::parse_duration(text)
-                .map_err(|e| anyhow!("--expires: {e}"))?,
-        ),
+        text => {
+            // A year is the longest an invite may stay valid: a printed code is a bearer
+            // token until then.
+            let within = waypoint::schedule::program::parse_duration(text)
+                .ok()
+                .filter(|d| *d > chrono::Duration::zero() && *d <= chrono::Duration::days(365));
+            let at = within.and_then(|d| now.checked_add_signed(d));
+            Some(at.ok_or_else(|| {
+                anyhow!(
+                    "--expires: {text:?} must be a duration from 1 minute to 365 days (like 14d or 48h), or \"never\""
+                )
+            })?)
+        }
     };
     // Where the invite points: a Telegram deep link, or a text to the clinic's number;
     // and how the printed invite says to join.
@@ -869,16 +881,18 @@ fn create_private(path: &Path) -> Result<std::fs::File> {
     Ok(file)
 }
 
-/// Writes a backup to `path`, created for its owner only, and syncs it to disk.
-fn write_backup(store: &Store, path: &Path) -> Result<waypoint::store::BackupSummary> {
+/// Writes a backup to `file` (at `path`) and syncs it to disk.
+fn write_backup(
+    store: &Store,
+    file: &std::fs::File,
+    path: &Path,
+) -> Result<waypoint::store::BackupSummary> {
     use std::io::Write;
-    let file = create_private(path)?;
     let mut out = io::BufWriter::new(file);
     let summary = store.backup(&mut out).map_err(|e| anyhow!("{e}"))?;
     out.flush()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    out.get_ref()
-        .sync_all()
+    file.sync_all()
         .with_context(|| format!("cannot sync {}", path.display()))?;
     Ok(summary)
 }

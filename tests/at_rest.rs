@@ -184,10 +184,17 @@ fn losing_one_data_key_costs_only_that_person() {
         let keys = store.keys_of(&ana).unwrap();
         keys.into_iter().find(|(tree, _)| tree == "keys").unwrap().1
     };
-    {
-        let db = sled::open(dir.path()).unwrap();
-        db.open_tree("keys").unwrap().remove(ana_key).unwrap();
-        db.flush().unwrap();
+    // Her data key's record goes from the key files, as a damaged disk might lose it.
+    for entry in std::fs::read_dir(dir.path().join("keys")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let kept: Vec<u8> = bytes
+            .chunks(88)
+            .filter(|record| !record.starts_with(&ana_key))
+            .flatten()
+            .copied()
+            .collect();
+        std::fs::write(&path, kept).unwrap();
     }
     let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
     assert_eq!(store.load(&ana).unwrap(), Stored::Unreadable);
@@ -481,4 +488,344 @@ fn rotating_off_the_fallback_key_file_removes_it() {
     let key = Secret::from_hex(&std::fs::read_to_string(&new_file).unwrap(), "test").unwrap();
     let store = Store::open_with_key(&data, key).unwrap();
     assert!(matches!(store.load(&ana).unwrap(), Stored::Found(_)));
+}
+
+/// `dir` and every file and directory under it whose mode lets anyone but the owner in.
+#[cfg(unix)]
+fn open_to_others(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+    if mode & 0o077 != 0 {
+        out.push(format!("{} {:o}", dir.display(), mode & 0o777));
+    }
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            out.extend(open_to_others(&entry.unwrap().path()));
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn store_files_and_directories_are_for_their_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let store = Store::open_with_key(&data, common::master_key()).unwrap();
+        fill(&store, &UserKey::new(Channel::Telegram, CHAT_ID), MARKER);
+    }
+    // Reopened, as at every start: what sled writes then is covered too.
+    drop(Store::open_with_key(&data, common::master_key()).unwrap());
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+    // A restored store and a backup file as well.
+    let file = dir.path().join("backup");
+    ok(&waypoint(
+        &data,
+        common::MASTER_KEY_HEX,
+        &["backup", file.to_str().unwrap()],
+    ));
+    assert_eq!(open_to_others(&file), Vec::<String>::new());
+    let restored = dir.path().join("restored");
+    ok(&waypoint(
+        &restored,
+        common::MASTER_KEY_HEX,
+        &["restore", file.to_str().unwrap()],
+    ));
+    assert_eq!(open_to_others(&restored), Vec::<String>::new());
+}
+
+/// What a thief holding a copy of the data directory and `master` can open of
+/// `envelopes` (sealed values as they lay on disk, with their tree): every 72 bytes of
+/// every file is tried as a wrapped key — a person's data key or a value's own key — and
+/// every key that unwraps is tried on every envelope, as are keys wrapped inline.
+/// Returns how many envelopes open.
+fn envelopes_opened(dir: &Path, master: &Secret, envelopes: &[(String, Vec<u8>)]) -> usize {
+    let mut wrappings: Vec<Vec<u8>> = Vec::new();
+    for (_, sealed) in envelopes {
+        wrappings.push([b"waypoint data key ".as_slice(), &sealed[1..17]].concat());
+        if sealed[0] == 4 {
+            wrappings.push([b"waypoint value key ".as_slice(), &sealed[17..33]].concat());
+        }
+    }
+    wrappings.sort();
+    wrappings.dedup();
+    let mut keys: Vec<Secret> = Vec::new();
+    for (_, bytes) in files(dir) {
+        for window in bytes.windows(72) {
+            for aad in &wrappings {
+                if let Some(plain) = master.open(aad, window) {
+                    keys.extend(Secret::from_bytes(&plain));
+                }
+            }
+        }
+    }
+    envelopes
+        .iter()
+        .filter(|(tree, sealed)| {
+            let aad = [tree.as_bytes(), b"\0", &sealed[1..17]].concat();
+            let (inline, body) = match sealed[0] {
+                2 => (None, &sealed[17..]),
+                3 => (
+                    master
+                        .open(&aad, &sealed[17..89])
+                        .and_then(|k| Secret::from_bytes(&k)),
+                    &sealed[89..],
+                ),
+                4 => (None, &sealed[33..]),
+                _ => return false,
+            };
+            keys.iter()
+                .chain(inline.as_ref())
+                .any(|key| key.open(&aad, body).is_some())
+        })
+        .count()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// `/forget` is final at once: a copy of the directory taken right after it, with the
+/// master key (the fallback file in the copy, or a configured key), opens nothing of the
+/// person — not their record, alert, crisis words, queued messages or choices, nor the
+/// staff-group post that carried their words.
+#[test]
+fn after_forget_nothing_of_theirs_opens_with_any_key_material_in_a_copy_of_the_directory() {
+    for configured in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = if configured {
+            Store::open_with_key(&data, common::master_key()).unwrap()
+        } else {
+            // The fallback key file, made in the directory itself.
+            std::fs::create_dir_all(&data).unwrap();
+            let key = Secret::random().unwrap();
+            waypoint::store::crypto::write_key_file(&data.join("master.key"), &key).unwrap();
+            Store::open_with_key(&data, key).unwrap()
+        };
+        let master = |copy: &Path| {
+            if configured {
+                common::master_key()
+            } else {
+                let text = std::fs::read_to_string(copy.join("master.key")).unwrap();
+                Secret::from_hex(&text, "the copy").unwrap()
+            }
+        };
+        let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+        let ben = UserKey::new(Channel::Telegram, "5550001");
+        let group = UserKey::new(Channel::Telegram, "-1009876543");
+        // A message to someone who never consented, sealed under a key of its own.
+        let stranger = UserKey::new(Channel::Sms, PHONE);
+        fill(&store, &ana, MARKER);
+        fill(&store, &ben, "other-person");
+        // Her alert posted to the staff group, with her words; the post not yet sent.
+        let alert = store
+            .alerts()
+            .unwrap()
+            .into_iter()
+            .find(|a| a.user == ana)
+            .unwrap();
+        let words = alert.text.clone().unwrap();
+        let mut post = Outgoing::new(
+            group.clone(),
+            Reply {
+                text: format!("#{} {words}", alert.id),
+                buttons: Vec::new(),
+                urgent: true,
+            },
+            Priority::Urgent,
+        );
+        post.alerts = vec![alert.id];
+        store.enqueue(&[post]).unwrap();
+        let hello = Reply {
+            text: "Welcome".into(),
+            buttons: Vec::new(),
+            urgent: false,
+        };
+        store
+            .enqueue(&[Outgoing::new(stranger.clone(), hello, Priority::Reply)])
+            .unwrap();
+        let mut envelopes = store.sealed_values_of(&ana).unwrap();
+        envelopes.extend(store.sealed_values_of(&group).unwrap());
+        envelopes.extend(store.sealed_values_of(&stranger).unwrap());
+        assert!(envelopes.len() >= 6, "{}", envelopes.len());
+        store.flush().unwrap();
+        // Before: a copy opens every one of them (the attack works).
+        let before = dir.path().join("before");
+        copy_dir(&data, &before);
+        assert_eq!(
+            envelopes_opened(&before, &master(&before), &envelopes),
+            envelopes.len()
+        );
+
+        // The post is sent (the alert no longer carries the words), the stranger's
+        // message too, and Ana forgets.
+        store
+            .put_alert(&waypoint::store::Alert {
+                text: None,
+                posted: true,
+                ..alert
+            })
+            .unwrap();
+        for (key, _) in store.outbox_items(usize::MAX).unwrap() {
+            store.outbox_remove(&key).unwrap();
+        }
+        store.forget(&ana).unwrap();
+        // At once: no compaction, no restart. The store stays open, as in service.
+        let after = dir.path().join("after");
+        copy_dir(&data, &after);
+        assert_eq!(
+            envelopes_opened(&after, &master(&after), &envelopes),
+            0,
+            "configured key: {configured}"
+        );
+        // Ben is untouched.
+        assert!(matches!(store.load(&ben).unwrap(), Stored::Found(_)));
+    }
+}
+
+/// A store as the version before the key files wrote it: data keys in sled's `keys`
+/// tree, a queued message sealed under a key wrapped inline, an alert carrying a crisis
+/// message's words inside it.
+fn write_store_with_keys_in_sled(dir: &Path, user: &UserKey, record: &UserRecord, alert: &Alert) {
+    let master = common::master_key();
+    let db = sled::open(dir).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    let index = Secret::random().unwrap();
+    meta.insert(
+        "index_key",
+        master
+            .seal(b"waypoint index key", &hex_bytes(&index))
+            .unwrap(),
+    )
+    .unwrap();
+    meta.insert("sealed_layout", &[][..]).unwrap();
+    let pid = waypoint::store::crypto::person_id(&index, user);
+    let data_key = Secret::random().unwrap();
+    let wrapped = master
+        .seal(
+            &[b"waypoint data key ".as_slice(), &pid].concat(),
+            &hex_bytes(&data_key),
+        )
+        .unwrap();
+    db.open_tree("keys").unwrap().insert(pid, wrapped).unwrap();
+    let sealed = |key: &Secret, tree: &str, json: Vec<u8>| {
+        let aad = [tree.as_bytes(), b"\0", &pid].concat();
+        [&[2u8][..], &pid, &key.seal(&aad, &json).unwrap()].concat()
+    };
+    let envelope = serde_json::json!({ "u": user.to_string(), "r": record });
+    db.open_tree("users")
+        .unwrap()
+        .insert(
+            pid,
+            sealed(&data_key, "users", serde_json::to_vec(&envelope).unwrap()),
+        )
+        .unwrap();
+    db.open_tree("alerts")
+        .unwrap()
+        .insert(
+            alert.id.to_be_bytes(),
+            sealed(&data_key, "alerts", serde_json::to_vec(alert).unwrap()),
+        )
+        .unwrap();
+    let reply = Reply {
+        text: "Group tonight".into(),
+        buttons: Vec::new(),
+        urgent: false,
+    };
+    let item = Outgoing::new(user.clone(), reply, Priority::Reply);
+    let aad = [b"outbox".as_slice(), b"\0", &pid].concat();
+    let own = Secret::random().unwrap();
+    let inline = [
+        &[3u8][..],
+        &pid,
+        &master.seal(&aad, &hex_bytes(&own)).unwrap(),
+        &own.seal(&aad, &serde_json::to_vec(&item).unwrap()).unwrap(),
+    ]
+    .concat();
+    let mut outbox_key = vec![Priority::Reply as u8];
+    outbox_key.extend_from_slice(&9u64.to_be_bytes());
+    db.open_tree("outbox")
+        .unwrap()
+        .insert(outbox_key, inline)
+        .unwrap();
+    db.flush().unwrap();
+}
+
+/// A key's 32 bytes, through its hex form (the only way out of a `Secret`).
+fn hex_bytes(key: &Secret) -> Vec<u8> {
+    let hex = key.to_hex();
+    (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_store_with_keys_in_sled_moves_them_to_the_key_files_and_forgets_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let ana = UserKey::new(Channel::Telegram, CHAT_ID);
+    let mut record = UserRecord::new(Locale::En, common::t0());
+    record.alias = Some(ALIAS.into());
+    let alert = Alert {
+        id: 5,
+        user: ana.clone(),
+        alias: ALIAS.into(),
+        program: None,
+        reason: EscalationReason::Crisis,
+        at: common::t0(),
+        text: Some("I can't go on".into()),
+        claimed_by: None,
+        done: false,
+        posted: false,
+    };
+    write_store_with_keys_in_sled(dir.path(), &ana, &record, &alert);
+
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Found(record.clone()));
+    assert_eq!(store.alerts().unwrap(), vec![alert.clone()]);
+    let queued = store.outbox_items(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].1.user, ana);
+    // Everything is in the new form: the data key in the key files, the message under
+    // it, and the words under a key of their own there.
+    let values = store.sealed_values_of(&ana).unwrap();
+    assert!(
+        values.iter().all(|(_, v)| v[0] == 2 || v[0] == 4),
+        "{values:?}"
+    );
+    let own: Vec<&str> = values
+        .iter()
+        .filter(|(_, v)| v[0] == 4)
+        .map(|(tree, _)| tree.as_str())
+        .collect();
+    assert_eq!(own, ["alert_words"]);
+    drop(store);
+    assert!(
+        !sled::open(dir.path())
+            .unwrap()
+            .tree_names()
+            .iter()
+            .any(|n| n == b"keys"),
+        "the keys tree is gone"
+    );
+    // A second open changes nothing, and forgetting her still works.
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    assert_eq!(store.load(&ana).unwrap(), Stored::Found(record));
+    assert_eq!(store.alerts().unwrap(), vec![alert]);
+    store.forget(&ana).unwrap();
+    assert!(
+        values.iter().all(|(tree, value)| !store.opens(tree, value)),
+        "her values no longer open"
+    );
 }

@@ -24,13 +24,18 @@ fn populated(dir: &std::path::Path) -> Store {
         UserKey::new(Channel::Telegram, "1001"),
         UserKey::new(Channel::Sms, "+15551230001"),
     ] {
-        for body in ["c:y:en", "tz:America/Chicago"] {
+        // Consent counts as the answer to the question /start asks.
+        for body in [
+            Body::Text("/start".into()),
+            Body::Button("c:y:en".into()),
+            Body::Button("tz:America/Chicago".into()),
+        ] {
             app.handle(&waypoint::engine::Inbound {
                 user: user.clone(),
                 at: utc("2026-11-30T15:00:00Z"),
                 language: None,
                 chat: waypoint::engine::ChatKind::Private,
-                body: Body::Button(body.into()),
+                body,
                 sender: None,
             });
         }
@@ -279,4 +284,49 @@ fn a_backup_is_still_sealed_and_opens_only_with_its_master_key() {
             .unwrap(),
         Stored::Found(_)
     ));
+}
+
+#[test]
+fn restore_builds_in_a_directory_of_its_own_and_never_deletes_a_sibling() {
+    let a = tempfile::tempdir().unwrap();
+    let backup = bytes_of(&populated(a.path()));
+    let b = tempfile::tempdir().unwrap();
+    // Directories that happen to share the target's stem: another store, a work folder.
+    let target = b.path().join("store.v2.d");
+    for sibling in [
+        "store.v2.restoring",
+        "store.v2.d.restoring",
+        "store.v2.partial",
+    ] {
+        std::fs::create_dir(b.path().join(sibling)).unwrap();
+        std::fs::write(b.path().join(sibling).join("keep"), sibling).unwrap();
+    }
+    let before: Vec<_> = names_in(b.path());
+    Store::restore(&target, backup.as_slice()).unwrap();
+    for sibling in [
+        "store.v2.restoring",
+        "store.v2.d.restoring",
+        "store.v2.partial",
+    ] {
+        let kept = std::fs::read_to_string(b.path().join(sibling).join("keep")).unwrap();
+        assert_eq!(kept, sibling);
+    }
+    // Nothing left behind but the restored store.
+    let mut expected = before.clone();
+    expected.push("store.v2.d".to_string());
+    expected.sort();
+    assert_eq!(names_in(b.path()), expected);
+    // A failed restore leaves nothing either.
+    let err = Store::restore(&b.path().join("other"), &backup[..backup.len() - 1]);
+    assert!(err.is_err());
+    assert_eq!(names_in(b.path()), expected);
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

@@ -517,3 +517,36 @@ fn the_terminal_prints_a_reminder_when_it_is_due_without_waiting_for_a_line() {
         );
     });
 }
+
+#[test]
+fn a_consent_button_counts_only_while_the_consent_question_is_open() {
+    let mut c = Conversation::new();
+    // Button data nobody was shown: no consent, the question instead.
+    for data in ["c:y:en", "c:y:en:AAAAAAAAAAAAAAAA"] {
+        c.deliver(Body::Button(data.into()));
+        assert_eq!(c.store.load(&c.user).unwrap(), Stored::Nothing, "{data}");
+        assert!(c.labels().iter().any(|l| l.contains("I agree")), "{data}");
+    }
+    // The question just shown can be answered, once.
+    c.check("* I agree\n< time zone");
+    assert!(matches!(c.store.load(&c.user).unwrap(), Stored::Found(_)));
+    c.check("> /forget\n* Yes\n");
+    assert_eq!(c.store.load(&c.user).unwrap(), Stored::Nothing);
+    c.deliver(Body::Button("c:y:en".into()));
+    assert_eq!(c.store.load(&c.user).unwrap(), Stored::Nothing);
+}
+
+#[test]
+fn a_discharge_date_in_the_future_is_refused() {
+    let mut c = Conversation::new();
+    c.user = waypoint::user::UserKey::new(waypoint::user::Channel::Terminal, "dee");
+    c.check("> /start\n* I agree\n* Denver (Mountain)\n> /_discharge 2099-01-01\n< 2099\n! Congratulations");
+    let Stored::Found(record) = c.store.load(&c.user).unwrap() else {
+        panic!("enrolled")
+    };
+    assert_eq!(record.discharged_on, None);
+    let today = waypoint::clock::Clock::now(&c.clock)
+        .format("%Y-%m-%d")
+        .to_string();
+    c.check(&format!("> /_discharge {today}\n< Congratulations"));
+}

@@ -228,3 +228,41 @@ fn used_up_expired_revoked_and_unknown_codes_enroll_no_one_and_say_why() {
         Some("evening")
     );
 }
+
+#[test]
+fn invite_refuses_out_of_range_expiry_and_zero_uses_with_clear_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/waypoint.example.toml");
+    let invite = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .env("WAYPOINT_MASTER_KEY", common::MASTER_KEY_HEX)
+            .args(["--config", config, "--data"])
+            .arg(data.path())
+            .args(["invite", "--program", "morning"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for (args, says) in [
+        (&["--expires", "100000000d"][..], "--expires"),
+        (&["--expires", "999999999999d"][..], "--expires"),
+        (&["--expires", "0m"][..], "--expires"),
+        (&["--uses", "0"][..], "--uses"),
+    ] {
+        let out = invite(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(if args[0] == "--uses" { 2 } else { 1 }),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let out = invite(&["--expires", "365d", "--uses", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -315,3 +315,19 @@ fn two_sessions_reminders_on_one_instant_both_go_out() {
         ]
     );
 }
+
+#[test]
+fn durations_never_overflow_and_stop_at_ten_years() {
+    for huge in [
+        "999999999999d",
+        "99999999999999999999m",
+        "3650d1m",
+        "100000000d",
+        "9223372036854775807h",
+    ] {
+        let err = parse_duration(huge).unwrap_err();
+        assert!(err.contains("longer than 3650 days"), "{huge}: {err}");
+    }
+    assert_eq!(parse_duration("3650d").unwrap(), Duration::days(3650));
+    assert!(parse_duration("d").is_err());
+}

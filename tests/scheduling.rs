@@ -84,6 +84,7 @@ impl Bench {
 
     /// Enrolls a person in New York (or `zone`) in the evening program.
     fn enroll(&self, user: &UserKey, at: DateTime<Utc>, zone: &str) {
+        self.say(user, at, Body::Text("/start".into()));
         self.say(user, at, Body::Button("c:y:en".into()));
         self.say(user, at, Body::Button(format!("tz:{zone}")));
         let reply = self.say(user, at, Body::Button("p:evening".into()));
@@ -410,6 +411,8 @@ fn a_message_written_while_a_reminder_is_due_does_not_swallow_it() {
 fn a_spanish_speaker_gets_the_reminder_in_spanish_with_a_24_hour_clock() {
     let b = Bench::new();
     let at = utc("2026-11-29T14:00:00Z"); // Sunday
+    b.say(&ana(), at, Body::Text("/start".into()));
+    b.say(&ana(), at, Body::Button("l:es".into()));
     b.say(&ana(), at, Body::Button("c:y:es".into()));
     b.say(&ana(), at, Body::Button("tz:America/New_York".into()));
     b.say(&ana(), at, Body::Button("p:evening".into()));

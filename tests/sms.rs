@@ -546,6 +546,7 @@ impl Limits {
     /// Consent and the clinic's zone; with `program`, the evening group.
     fn enroll(&self, user: &UserKey, at: &str, program: bool) {
         use waypoint::engine::Body::Button;
+        self.say(user, at, waypoint::engine::Body::Text("/start".into()));
         self.say(user, at, Button("c:y:en".into()));
         self.say(user, at, Button("tz:America/New_York".into()));
         if program {

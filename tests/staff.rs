@@ -462,3 +462,15 @@ fn crisis_words_in_staff_talk_and_broadcast_drafts_are_staff_work() {
     let own = clinic.text(STAFF, "i want to kill myself");
     assert!(own.contains("988"), "{own}");
 }
+
+#[test]
+fn a_discharge_date_in_the_future_is_refused() {
+    let clinic = Clinic::new();
+    clinic.enroll(100, "Ana", false);
+    let reply = clinic.text(STAFF, "/discharge Ana 2099-01-01");
+    assert!(
+        reply.contains("cannot be in the future (2099-01-01)"),
+        "{reply}"
+    );
+    assert_eq!(clinic.record(100).discharged_on, None);
+}

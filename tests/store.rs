@@ -64,9 +64,15 @@ fn forget_removes_every_record_of_one_person_from_every_tree() {
     drop(store);
     // Key by key, the other trees hold exactly the other people's entries.
     let db = sled::open(dir.path()).unwrap();
-    for tree in ["rsvps", "checkins", "users", "keys"] {
+    for tree in ["rsvps", "checkins", "users"] {
         assert_eq!(db.open_tree(tree).unwrap().len(), 2, "{tree}");
     }
+    // And the key files hold exactly the other two data keys (88-byte records).
+    let key_bytes: usize = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap().len())
+        .sum();
+    assert_eq!(key_bytes, 2 * 88);
 }
 
 #[test]

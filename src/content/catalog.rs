@@ -155,6 +155,7 @@ catalog! {
     CheckinClosed = "checkin_closed" [],
     DischargeDone = "discharge_done" ["date", "when"],
     DischargeUsage = "discharge_usage" [],
+    DischargeFuture = "discharge_future" ["date"],
     SoberUsage = "sober_usage" [],
     SoberSet = "sober_set" ["date", "days"],
     SoberRestart = "sober_restart" ["date", "earlier_days"],

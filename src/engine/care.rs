@@ -380,6 +380,20 @@ impl Engine {
             let reply = self.say(locale, Msg::DischargeUsage);
             return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
         };
+        if date
+            > turn
+                .inbound
+                .at
+                .with_timezone(&self.zone_of(record))
+                .date_naive()
+        {
+            let reply = plain(self.content.render(
+                locale,
+                Msg::DischargeFuture,
+                &[("date", &date.to_string())],
+            ));
+            return self.outcome(turn, vec![reply], Change::Keep, Route::Command);
+        }
         let (next, reply) = self.discharged(record, date, turn.inbound.at);
         self.saved(turn, next, vec![reply], Route::Command)
     }

@@ -211,8 +211,16 @@ pub fn revealing_word(name: &str) -> Option<String> {
         .find(|w| REVEALING.contains(&w.as_str()))
 }
 
-/// Durations as people write them: `24h`, `90m`, `2h30m`, `3d`.
+/// The longest duration [`parse_duration`] accepts. Callers check their own, tighter
+/// ranges; this one keeps any instant plus or minus a parsed duration far inside what
+/// `chrono` can represent, so no caller's arithmetic can overflow.
+pub const MAX_DURATION: Duration = Duration::days(3650);
+
+/// Durations as people write them: `24h`, `90m`, `2h30m`, `3d`; at most
+/// [`MAX_DURATION`]. Never panics, however large the numbers.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let shape = || format!("{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\"");
+    let too_long = || format!("{text:?} is longer than {} days", MAX_DURATION.num_days());
     let mut total = Duration::zero();
     let mut number = String::new();
     let mut any = false;
@@ -221,20 +229,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             number.push(c);
             continue;
         }
-        let n: i64 = number.parse().map_err(|_| {
-            format!("{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\"")
-        })?;
+        if number.is_empty() {
+            return Err(shape());
+        }
+        // Digits that do not fit are a duration far too long, not a malformed one.
+        let n: i64 = number.parse().map_err(|_| too_long())?;
         number.clear();
-        total += match c {
-            'd' => Duration::days(n),
-            'h' => Duration::hours(n),
-            'm' => Duration::minutes(n),
-            _ => {
-                return Err(format!(
-                    "{text:?} is not a duration like \"24h\", \"90m\" or \"2h30m\""
-                ));
-            }
+        let part = match c {
+            'd' => Duration::try_days(n),
+            'h' => Duration::try_hours(n),
+            'm' => Duration::try_minutes(n),
+            _ => return Err(shape()),
         };
+        total = part
+            .and_then(|p| total.checked_add(&p))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         any = true;
     }
     if !number.is_empty() || !any {

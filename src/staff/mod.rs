@@ -531,7 +531,15 @@ impl Desk {
             .as_deref()
             .and_then(|p| engine.settings().schedules.program(p))
             .map_or(engine.settings().default_timezone, |p| p.timezone);
-        let day = date.unwrap_or_else(|| now.with_timezone(&program_tz).date_naive());
+        let today = now.with_timezone(&program_tz).date_naive();
+        let day = date.unwrap_or(today);
+        if day > today {
+            return Ok(vec![say(
+                engine,
+                Msg::DischargeFuture,
+                &[("date", &day.to_string())],
+            )]);
+        }
         let (next, message) = engine.discharged(&record, day, now);
         let items = if record.paused || record.unreachable {
             Vec::new()

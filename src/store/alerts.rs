@@ -1,5 +1,9 @@
 //! The `alerts` tree: `<id BE>` -> alert for the staff group, sealed for the person it is
 //! about, so `/forget` scans this tree too (by the person id in clear).
+//!
+//! The words of a crisis message, when the person agreed to share them, are kept apart in
+//! `alert_words` (`<id BE>` -> the words), sealed under a key of their own that is
+//! destroyed when the alert is posted: from then on no copy of them in the store opens.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +13,7 @@ use crate::user::UserKey;
 use chrono::{DateTime, Utc};
 
 pub(super) const ALERTS: &str = "alerts";
+pub(super) const ALERT_WORDS: &str = "alert_words";
 
 /// Something staff should follow up, as the staff group sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,15 +36,11 @@ pub struct Alert {
 impl Store {
     /// Files new alerts (their ids are assigned here). Returns them with ids.
     pub fn add_alerts(&self, alerts: Vec<Alert>) -> Result<Vec<Alert>, StoreError> {
-        let tree = self.db.open_tree(ALERTS)?;
         let mut out = Vec::with_capacity(alerts.len());
         for mut alert in alerts {
             // Short ids: staff type and read them ("#12").
             alert.id = self.db.generate_id()? + 1;
-            tree.insert(
-                alert.id.to_be_bytes(),
-                self.seal_for(&alert.user, ALERTS, &alert)?,
-            )?;
+            self.put_alert(&alert)?;
             out.push(alert);
         }
         if !out.is_empty() {
@@ -52,7 +53,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in self.db.open_tree(ALERTS)?.iter() {
             let (_, value) = entry?;
-            if let Some(alert) = self.open_sealed::<Alert>(ALERTS, &value)? {
+            if let Some(alert) = self.open_alert(&value)? {
                 out.push(alert);
             }
         }
@@ -61,22 +62,58 @@ impl Store {
 
     pub fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
         match self.db.open_tree(ALERTS)?.get(id.to_be_bytes())? {
-            Some(value) => self.open_sealed(ALERTS, &value),
+            Some(value) => self.open_alert(&value),
             None => Ok(None),
         }
     }
 
+    /// An alert with its words, if they are still kept.
+    fn open_alert(&self, value: &[u8]) -> Result<Option<Alert>, StoreError> {
+        let Some(mut alert) = self.open_sealed::<Alert>(ALERTS, value)? else {
+            return Ok(None);
+        };
+        if alert.text.is_none()
+            && let Some(words) = self
+                .db
+                .open_tree(ALERT_WORDS)?
+                .get(alert.id.to_be_bytes())?
+        {
+            alert.text = self.open_sealed(ALERT_WORDS, &words)?;
+        }
+        Ok(Some(alert))
+    }
+
+    /// Stores `alert`; its words (if any) under a key of their own. Words it no longer
+    /// carries are destroyed with their key.
     pub fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.db.open_tree(ALERTS)?.insert(
-            alert.id.to_be_bytes(),
-            self.seal_for(&alert.user, ALERTS, alert)?,
-        )?;
+        let words = self.db.open_tree(ALERT_WORDS)?;
+        let key = alert.id.to_be_bytes();
+        let old = words.get(key)?;
+        match &alert.text {
+            Some(text) => {
+                let sealed = self.seal_alone(&alert.user, ALERT_WORDS, text, old.as_deref())?;
+                words.insert(key, sealed)?;
+            }
+            None => {
+                if let Some(old) = old {
+                    self.retire([old.as_ref()])?;
+                    words.remove(key)?;
+                }
+            }
+        }
+        let without = Alert {
+            text: None,
+            ..alert.clone()
+        };
+        self.db
+            .open_tree(ALERTS)?
+            .insert(key, self.seal_for(&alert.user, ALERTS, &without)?)?;
         Ok(())
     }
 
     /// A staff-group post carrying these alerts could not be delivered: they wait to be
-    /// posted again (a crisis message's words, already dropped from the store, are not
-    /// in the new post).
+    /// posted again (a crisis message's words, already destroyed, are not in the new
+    /// post).
     pub fn unpost_alerts(&self, ids: &[u64]) -> Result<(), StoreError> {
         for id in ids {
             if let Some(mut alert) = self.alert(*id)? {
@@ -89,7 +126,13 @@ impl Store {
 
     /// Removes an alert (one staff closed long ago).
     pub fn remove_alert(&self, id: u64) -> Result<(), StoreError> {
-        self.db.open_tree(ALERTS)?.remove(id.to_be_bytes())?;
+        let key = id.to_be_bytes();
+        let words = self.db.open_tree(ALERT_WORDS)?;
+        if let Some(old) = words.get(key)? {
+            self.retire([old.as_ref()])?;
+            words.remove(key)?;
+        }
+        self.db.open_tree(ALERTS)?.remove(key)?;
         Ok(())
     }
 }

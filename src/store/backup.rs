@@ -1,22 +1,27 @@
 //! `waypoint backup` and `waypoint restore`: the whole store — every tree, every key —
 //! in one file, with a checksum, restorable only into an empty data directory.
 //!
-//! File: `WAYPOINT-BACKUP 1\n`, then for each tree `T <name length u32><name>` followed by
-//! its entries `E <key length u32><key><value length u32><value>`, then `I` and the
-//! store's id counter (u64: alert ids and outbox numbers continue after it), then `Z` and
-//! the SHA-256 of everything before it. Taken from a store no other process has open (the
+//! File: `WAYPOINT-BACKUP 2\n`, then for each tree `T <name length u32><name>` followed by
+//! its entries `E <key length u32><key><value length u32><value>`, then each key of the
+//! key files `K <p (data) or v (value)><id 16><wrapped key 72>`, then `I` and the store's
+//! id counter (u64: alert ids and outbox numbers continue after it), then `Z` and the
+//! SHA-256 of everything before it. Version 1 files (from before the key files: data keys
+//! in a `keys` tree) restore too; the store moves their keys at its first open. Taken from a store no other process has open (the
 //! store's lock guarantees it), so it is a consistent snapshot. Values are copied as
-//! they are stored, sealed, and the master key is not in the file: a backup opens only
-//! with the master key of the store it came from.
+//! they are stored, sealed, the keys still wrapped, and the master key is not in the file:
+//! a backup opens only with the master key of the store it came from.
 
 use std::io::{Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::keyfile::{Id, KeyFiles, Ring, Wrapped};
 use super::{Store, StoreError};
 
-const MAGIC: &[u8] = b"WAYPOINT-BACKUP 1\n";
+const MAGIC: &[u8] = b"WAYPOINT-BACKUP 2\n";
+/// Backups from before the key files: the same records but `K`.
+const MAGIC_V1: &[u8] = b"WAYPOINT-BACKUP 1\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -90,6 +95,14 @@ impl Store {
                 summary.entries += 1;
             }
         }
+        for (tag, ring) in [(b'p', Ring::Data), (b'v', Ring::Value)] {
+            for (id, wrapped) in self.keyfiles.all(ring).map_err(StoreError::KeyFiles)? {
+                out.write_all(&[b'K', tag])?;
+                out.write_all(&id)?;
+                out.write_all(&wrapped)?;
+                summary.entries += 1;
+            }
+        }
         // sled keeps its id counter outside the trees: without it a restored store would
         // hand out alert ids and outbox numbers it already holds.
         let next_id = self.db.generate_id().map_err(StoreError::from)?;
@@ -103,8 +116,9 @@ impl Store {
     }
 
     /// Restores a backup into `dir`, which must not hold a store yet. The whole file is
-    /// checked before anything is written; the store is built beside `dir` and moved into
-    /// place only when complete, so a failure leaves nothing half-restored.
+    /// checked before anything is written; the store is built in a new directory beside
+    /// `dir` and moved into place only when complete, so a failure leaves nothing
+    /// half-restored.
     pub fn restore(dir: &Path, mut input: impl Read) -> Result<Summary, BackupError> {
         match dir.read_dir() {
             Ok(mut entries) => {
@@ -117,31 +131,49 @@ impl Store {
         }
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes)?;
-        let (trees, next_id) = parse(&bytes)?;
-        let building = dir.with_extension("restoring");
-        if building.exists() {
-            std::fs::remove_dir_all(&building)?;
-        }
-        let built = Self::build(&building, trees, next_id);
-        let summary = match built {
-            Ok(summary) => summary,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&building);
-                return Err(e);
-            }
+        let (trees, keys, next_id) = parse(&bytes)?;
+        // Built in a directory of its own, made here with a unique name (owner-only), so
+        // nothing that was there before is ever touched; dropped with it on failure.
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
         };
+        std::fs::create_dir_all(parent)?;
+        let building = tempfile::Builder::new()
+            .prefix(".waypoint-restore-")
+            .tempdir_in(parent)?;
+        let summary = Self::build(building.path(), trees, &keys, next_id)?;
         if dir.exists() {
+            // Checked empty above; `remove_dir` refuses anything else.
             std::fs::remove_dir(dir)?;
         }
-        std::fs::rename(&building, dir)?;
+        std::fs::rename(building.keep(), dir)?;
+        sync_dir(parent)?;
         Ok(summary)
     }
 
     /// Writes the trees into a bare sled directory: opening a `Store` there would make
     /// keys of its own, and the restored store must keep the ones in the backup.
-    fn build(dir: &Path, trees: Trees<'_>, next_id: u64) -> Result<Summary, BackupError> {
+    fn build(
+        dir: &Path,
+        trees: Trees<'_>,
+        keys: &Keys,
+        next_id: u64,
+    ) -> Result<Summary, BackupError> {
         let db = super::open_db(dir)?;
         let mut summary = Summary::default();
+        let files = KeyFiles::open(dir).map_err(StoreError::KeyFiles)?;
+        for ring in [Ring::Data, Ring::Value] {
+            let entries: Vec<(Id, Wrapped)> = keys
+                .iter()
+                .filter(|(r, _, _)| *r == ring)
+                .map(|(_, id, wrapped)| (*id, *wrapped))
+                .collect();
+            summary.entries += entries.len();
+            files
+                .set_all(ring, &entries)
+                .map_err(StoreError::KeyFiles)?;
+        }
         for (name, entries) in trees {
             let tree = db.open_tree(name).map_err(StoreError::from)?;
             summary.trees += 1;
@@ -157,11 +189,25 @@ impl Store {
     }
 }
 
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The key files' records: which file kind, the id, the wrapped key.
+type Keys = Vec<(Ring, Id, Wrapped)>;
+
 type Trees<'a> = Vec<(&'a [u8], Vec<(&'a [u8], &'a [u8])>)>;
 
-/// Checks the magic and the checksum, then splits the body into trees and entries.
-fn parse(bytes: &[u8]) -> Result<(Trees<'_>, u64), BackupError> {
-    let body = bytes.strip_prefix(MAGIC).ok_or(BackupError::NotABackup)?;
+/// Checks the magic and the checksum, then splits the body into trees and entries, keys,
+/// and the id counter.
+fn parse(bytes: &[u8]) -> Result<(Trees<'_>, Keys, u64), BackupError> {
+    let body = bytes
+        .strip_prefix(MAGIC)
+        .or_else(|| bytes.strip_prefix(MAGIC_V1))
+        .ok_or(BackupError::NotABackup)?;
     if body.len() < 33 {
         return Err(BackupError::Damaged("it is cut short"));
     }
@@ -171,6 +217,7 @@ fn parse(bytes: &[u8]) -> Result<(Trees<'_>, u64), BackupError> {
     }
     let mut rest = &signed[MAGIC.len()..];
     let mut trees: Trees = Vec::new();
+    let mut keys = Vec::new();
     let mut next_id = 0;
     loop {
         match take(&mut rest, 1)? {
@@ -183,11 +230,23 @@ fn parse(bytes: &[u8]) -> Result<(Trees<'_>, u64), BackupError> {
                     .ok_or(BackupError::Damaged("an entry comes before any tree"))?;
                 entries.push((k, v));
             }
+            b"K" => {
+                let ring = match take(&mut rest, 1)? {
+                    b"p" => Ring::Data,
+                    b"v" => Ring::Value,
+                    _ => return Err(BackupError::Damaged("a key of an unknown kind")),
+                };
+                let id = take(&mut rest, 16)?.try_into().unwrap_or_default();
+                let wrapped = take(&mut rest, 72)?
+                    .try_into()
+                    .map_err(|_| BackupError::Damaged("a key runs past the end"))?;
+                keys.push((ring, id, wrapped));
+            }
             b"I" => {
                 let id = take(&mut rest, 8)?;
                 next_id = u64::from_be_bytes(id.try_into().unwrap_or_default());
             }
-            b"Z" if rest.is_empty() => return Ok((trees, next_id)),
+            b"Z" if rest.is_empty() => return Ok((trees, keys, next_id)),
             _ => return Err(BackupError::Damaged("an unknown record")),
         }
     }

@@ -74,14 +74,14 @@ impl Secret {
         })
     }
 
-    /// Parses 64 hex digits (surrounding whitespace ignored); `origin` names where the
-    /// text came from, for the error.
+    /// Parses exactly 64 hex digits (surrounding whitespace ignored; no sign, no prefix);
+    /// `origin` names where the text came from, for the error.
     pub fn from_hex(text: &str, origin: &str) -> Result<Secret, KeyError> {
         let malformed = || KeyError::Malformed {
             origin: origin.to_string(),
         };
         let text = text.trim();
-        if text.len() != 64 || !text.is_ascii() {
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(malformed());
         }
         let mut out = Zeroizing::new([0u8; 32]);
@@ -272,6 +272,20 @@ mod tests {
             let err = Secret::from_hex(bad, "/etc/waypoint/key").unwrap_err();
             assert!(err.to_string().contains("/etc/waypoint/key"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_master_key_is_exactly_64_hex_digits() {
+        // `u8::from_str_radix` alone takes "+0": 32 of them would make an all-zero key.
+        for bad in [
+            "+0".repeat(32),
+            "-0".repeat(32),
+            format!("+{}", "0".repeat(63)),
+        ] {
+            assert!(Secret::from_hex(&bad, "x").is_err(), "{bad}");
+        }
+        let key = Secret::from_hex(&"aB".repeat(32), "x").unwrap();
+        assert_eq!(key.bytes(), &[0xab; 32]);
     }
 
     #[test]

@@ -1,16 +1,22 @@
-//! The one-time move of a store written before encryption at rest (plain JSON values,
-//! keys that spell the user key) to person ids and sealed values.
+//! One-time moves of stores written by earlier versions:
+//! - before encryption at rest (plain JSON values, keys that spell the user key) to person
+//!   ids and sealed values;
+//! - before the key files (data keys in sled's `keys` tree, values sealed under a key
+//!   wrapped inline) to keys kept in the key files.
 //!
-//! Only entries still in the old form are touched, each on its own, so a run cut short by
-//! a crash carries on at the next start. The old plain bytes stay in sled's files until
-//! it compacts them, which is why SECURITY.md asks to move an old store with
-//! `backup` and `restore` instead.
+//! Only entries still in the old form are touched, so a run cut short by a crash carries
+//! on at the next start. The old bytes stay in sled's files until it compacts them,
+//! which is why SECURITY.md asks to move an old store with `backup` and `restore`.
 
 use serde::de::DeserializeOwned;
 
+use std::collections::BTreeMap;
+
 use super::alerts::{ALERTS, Alert};
+use super::keyfile::{Id, Ring, Wrapped};
+use super::keyring::{INLINE_KEYED, KEYS};
 use super::texting::CHOICES;
-use super::{Outgoing, SCHEMA_VERSION, Store, StoreError, decode};
+use super::{OUTBOX, Outgoing, SCHEMA_VERSION, Store, StoreError, decode};
 use crate::engine::UserRecord;
 use crate::user::UserKey;
 
@@ -44,7 +50,19 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
     }
     moved += reseal::<Outgoing>(&store.outbox, |o| store.seal_for(&o.user, super::OUTBOX, o))?;
     let alerts = store.db.open_tree(ALERTS)?;
-    moved += reseal::<Alert>(&alerts, |a| store.seal_for(&a.user, ALERTS, a))?;
+    for entry in alerts.iter() {
+        let (key, value) = entry?;
+        if value.first() != Some(&SCHEMA_VERSION) {
+            continue;
+        }
+        match decode::<Alert>(&value) {
+            Some(alert) => store.put_alert(&alert)?,
+            None => {
+                alerts.remove(key)?;
+            }
+        }
+        moved += 1;
+    }
     let choices = store.db.open_tree(CHOICES)?;
     for entry in choices.iter() {
         let (key, _) = entry?;
@@ -54,6 +72,71 @@ pub(super) fn seal_legacy(store: &Store) -> Result<usize, StoreError> {
             moved += 1;
         }
     }
+    store.flush()?;
+    Ok(moved)
+}
+
+/// Moves the data keys from sled's `keys` tree into the key files, re-seals values whose
+/// key was wrapped inline under keys in the key files, and puts the words of crisis
+/// messages under keys of their own; then drops the `keys` tree. Returns how many entries
+/// moved.
+pub(super) fn keys_to_files(store: &Store) -> Result<usize, StoreError> {
+    let tree = store.db.open_tree(KEYS)?;
+    let mut keys: BTreeMap<Id, Wrapped> = BTreeMap::new();
+    for entry in tree.iter() {
+        let (pid, wrapped) = entry?;
+        if let (Ok(pid), Ok(wrapped)) = (pid.as_ref().try_into(), wrapped.as_ref().try_into()) {
+            keys.insert(pid, wrapped);
+        }
+    }
+    // Keys already moved by a run cut short win: values may be sealed under them.
+    for (pid, wrapped) in store
+        .keyfiles
+        .all(Ring::Data)
+        .map_err(StoreError::KeyFiles)?
+    {
+        keys.insert(pid, wrapped);
+    }
+    let entries: Vec<(Id, Wrapped)> = keys.into_iter().collect();
+    store
+        .keyfiles
+        .set_all(Ring::Data, &entries)
+        .map_err(StoreError::KeyFiles)?;
+    let mut moved = entries.len();
+    let inline = |v: &[u8]| v.first() == Some(&INLINE_KEYED);
+    for entry in store.outbox.iter() {
+        let (key, value) = entry?;
+        if inline(&value) {
+            match store.open_sealed::<Outgoing>(OUTBOX, &value)? {
+                Some(item) => store
+                    .outbox
+                    .insert(key, store.seal_for(&item.user, OUTBOX, &item)?)?,
+                None => store.outbox.remove(key)?,
+            };
+            moved += 1;
+        }
+    }
+    let choices = store.db.open_tree(CHOICES)?;
+    for entry in choices.iter() {
+        let (key, value) = entry?;
+        if inline(&value) {
+            // Choices are kept only for people with a record; others are not worth keeping.
+            choices.remove(key)?;
+            moved += 1;
+        }
+    }
+    for entry in store.db.open_tree(ALERTS)?.iter() {
+        let (_, value) = entry?;
+        let Some(alert) = store.open_sealed::<Alert>(ALERTS, &value)? else {
+            continue;
+        };
+        if inline(&value) || alert.text.is_some() {
+            store.put_alert(&alert)?;
+            moved += 1;
+        }
+    }
+    store.flush()?;
+    store.db.drop_tree(KEYS)?;
     store.flush()?;
     Ok(moved)
 }

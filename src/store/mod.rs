@@ -7,13 +7,18 @@
 //! features. Every value about a person is sealed under their own data key (see
 //! `keyring.rs`); other values are `[schema version byte] ++ JSON`.
 //!
-//! Four indexes are ordered by something else, and `/forget` clears them explicitly:
+//! No key that opens anything about a person is stored in sled (whose files keep old
+//! values until it reclaims them): they live in the key files (`keyfile.rs`).
+//!
+//! Five trees are ordered by something else, and `/forget` clears them explicitly:
 //! - `due`: `<UTC millis, big-endian><person id><job tag>`, the scheduler's index. It
 //!   mirrors the `jobs` of each record exactly; both change in one transaction.
 //! - `members`: `<program id>\0<person id>`, who is in which program (same transaction).
 //! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each sealed for its
 //!   person.
 //! - `alerts`: `<id>`, alerts for the staff group, each sealed for its person.
+//! - `alert_words`: `<id>`, a crisis message's words for that alert, under a key of
+//!   their own (destroyed when the alert is posted).
 //!
 //! One tree deliberately survives `/forget`: `sms_opt_outs` (keyed hashes; see
 //! `texting.rs`), because carriers require an opt-out to be kept.
@@ -23,6 +28,7 @@ mod backup;
 pub mod crypto;
 mod index;
 mod invites;
+mod keyfile;
 mod keyring;
 mod migrate;
 mod outbox;
@@ -43,6 +49,7 @@ pub use alerts::Alert;
 pub use backup::{BackupError, Summary as BackupSummary};
 use crypto::{KeyError, KeySource, PersonId, Secret};
 pub use index::DueEntry;
+use keyfile::KeyFiles;
 pub use keyring::Rotation;
 use keyring::{INDEX_KEY, KEYS, open_with, seal_with};
 pub use outbox::{OutboxKey, Outgoing, Priority};
@@ -58,7 +65,7 @@ const DUE: &str = "due";
 const MEMBERS: &str = "members";
 const OUTBOX: &str = "outbox";
 /// Trees whose keys do not start with the person id; `forget` clears them by other means.
-const INDEXES: [&str; 4] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS];
+const INDEXES: [&str; 5] = [DUE, MEMBERS, OUTBOX, alerts::ALERTS, alerts::ALERT_WORDS];
 /// Where stores from before encryption at rest kept their random salt.
 const LEGACY_SALT_KEY: &[u8] = b"log_salt";
 /// Set in `meta` once a store written before encryption at rest has been converted.
@@ -88,6 +95,8 @@ pub enum StoreError {
     NoMasterKey(PathBuf),
     #[error("a person's data key is damaged and cannot be opened")]
     KeyUnreadable,
+    #[error("cannot read or write the key files (keys/ in the data directory): {0}")]
+    KeyFiles(#[source] std::io::Error),
 }
 
 /// A handle on the data directory; cheap to clone, safe to share between tasks.
@@ -98,7 +107,8 @@ pub struct Store {
     due: sled::Tree,
     members: sled::Tree,
     outbox: sled::Tree,
-    keys: sled::Tree,
+    /// Data keys and single values' keys, outside sled (see `keyfile.rs`).
+    keyfiles: Arc<KeyFiles>,
     /// For pseudonymous log ids.
     log_salt: [u8; 16],
     /// The salt of a store from before encryption at rest (its opt-outs are keyed by it).
@@ -170,7 +180,7 @@ impl Store {
             due: db.open_tree(DUE)?,
             members: db.open_tree(MEMBERS)?,
             outbox: db.open_tree(OUTBOX)?,
-            keys: db.open_tree(KEYS)?,
+            keyfiles: Arc::new(KeyFiles::open(dir).map_err(StoreError::KeyFiles)?),
             // Everything found at opening is on disk.
             durable_below: Arc::new(AtomicU64::new(db.generate_id()?)),
             pending: Arc::default(),
@@ -184,6 +194,17 @@ impl Store {
             index: Arc::new(index),
             key_source: Arc::new(source),
         };
+        if store.db.tree_names().iter().any(|n| n == KEYS.as_bytes()) {
+            let moved = migrate::keys_to_files(&store)?;
+            tracing::info!(
+                moved,
+                "moved data keys out of sled into the key files; see SECURITY.md about the copies sled still holds"
+            );
+        }
+        let retired = store.retire_orphans()?;
+        if retired > 0 {
+            tracing::info!(retired, "destroyed keys of values no longer stored");
+        }
         if !meta.contains_key(MIGRATED)? {
             let moved = migrate::seal_legacy(&store)?;
             if moved > 0 {
@@ -312,9 +333,11 @@ impl Store {
         Ok(())
     }
 
-    /// Destroys `user`'s data key and flushes (crypto-shredding: leftovers in sled's log
-    /// can no longer be opened), then removes every record of theirs from every tree and
-    /// flushes again. Returns how many records were removed.
+    /// Destroys `user`'s data key and the keys of their values sealed under keys of their
+    /// own, in the key files, on disk (crypto-shredding: what is left of them in sled's
+    /// files can no longer be opened, by anyone, at once); then removes every record of
+    /// theirs from every tree and withdraws any unsent staff-group post about them.
+    /// Returns how many records were removed.
     pub fn forget(&self, user: &UserKey) -> Result<usize, StoreError> {
         let pid = self.pid(user);
         let keys = self.keys_of(user)?;
@@ -323,34 +346,46 @@ impl Store {
             .filter(|(tree, _)| tree == alerts::ALERTS)
             .filter_map(|(_, key)| Some(u64::from_be_bytes(key.as_slice().try_into().ok()?)))
             .collect();
-        self.shred(&pid)?;
-        for (tree, key) in &keys {
-            self.db.open_tree(tree)?.remove(key)?;
-        }
         // A staff-group post about them still waiting to go out goes too; the other
         // people's alerts it carried are posted again without them.
-        let mut withdrawn = 0;
-        for (key, item) in self.outbox_items(usize::MAX)? {
-            if item.alerts.iter().any(|id| theirs.contains(id)) {
-                self.outbox_remove(&key)?;
-                withdrawn += 1;
-                for id in item.alerts.iter().filter(|id| !theirs.contains(id)) {
-                    if let Some(mut other) = self.alert(*id)? {
-                        other.posted = false;
-                        self.put_alert(&other)?;
-                    }
+        let posts: Vec<(OutboxKey, Outgoing)> = self
+            .outbox_items(usize::MAX)?
+            .into_iter()
+            .filter(|(_, item)| item.alerts.iter().any(|id| theirs.contains(id)))
+            .collect();
+        let mut values = Vec::new();
+        for (tree, key) in keys.iter().filter(|(tree, _)| tree != KEYS) {
+            values.extend(self.db.open_tree(tree)?.get(key)?);
+        }
+        for (key, _) in &posts {
+            values.extend(self.outbox.get(key)?);
+        }
+        self.shred(&pid, values.iter().map(|v| v.as_ref()))?;
+        for (tree, key) in keys.iter().filter(|(tree, _)| tree != KEYS) {
+            self.db.open_tree(tree)?.remove(key)?;
+        }
+        for (key, item) in &posts {
+            self.outbox.remove(key)?;
+            for id in item.alerts.iter().filter(|id| !theirs.contains(id)) {
+                if let Some(mut other) = self.alert(*id)? {
+                    other.posted = false;
+                    self.put_alert(&other)?;
                 }
             }
         }
         self.db.flush()?;
-        Ok(keys.len() + withdrawn)
+        Ok(keys.len() + posts.len())
     }
 
     /// Every (tree, key) that belongs to `user`, across all trees: what /forget removes.
     /// Index entries are found through the record; if it cannot be read, by scanning.
+    /// Their data key, in the key files, is listed as `("keys", <person id>)`.
     pub fn keys_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let pid = self.pid(user);
         let mut out = Vec::new();
+        if self.has_data_key(&pid)? {
+            out.push((KEYS.to_string(), pid.to_vec()));
+        }
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).into_owned();
             if INDEXES.contains(&name.as_str()) {
@@ -391,6 +426,7 @@ impl Store {
         for (name, tree) in [
             (OUTBOX, self.outbox.clone()),
             (alerts::ALERTS, self.db.open_tree(alerts::ALERTS)?),
+            (alerts::ALERT_WORDS, self.db.open_tree(alerts::ALERT_WORDS)?),
         ] {
             for entry in tree.iter() {
                 let (key, value) = entry?;
@@ -435,6 +471,9 @@ impl Store {
     pub fn sealed_values_of(&self, user: &UserKey) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for (tree, key) in self.keys_of(user)? {
+            if tree == KEYS {
+                continue;
+            }
             if let Some(value) = self.db.open_tree(&tree)?.get(key)?
                 && keyring::owner(&value).is_some()
             {
@@ -563,10 +602,15 @@ impl Store {
 
 /// Opens sled in `dir` (made if missing), waiting briefly for a lock about to be released.
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+    let io_error = |e| StoreError::Open {
         dir: dir.to_path_buf(),
         source: sled::Error::Io(e),
-    })?;
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io_error)?;
     // A store just closed in this process may hold its file lock for a moment while
     // sled's background thread winds down: wait briefly before calling it "in use".
     let mut waited = 0;
@@ -592,7 +636,33 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             }
         }
     };
+    owner_only(dir).map_err(io_error)?;
     Ok(db)
+}
+
+/// Makes the data directory and what sled wrote in it readable by their owner only,
+/// whatever the umask: directories 0700, files 0600. Files sled writes later (snapshots)
+/// sit in a directory no one else can enter.
+fn owner_only(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir)?;
+        let mode = if meta.is_dir() { 0o700 } else { 0o600 };
+        if meta.permissions().mode() & 0o777 != mode {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                // Never follow a link out of the directory.
+                if !entry.file_type()?.is_symlink() {
+                    owner_only(&entry.path())?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A poisoned lock still guards valid data (a panic elsewhere cannot corrupt `()` or a

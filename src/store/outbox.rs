@@ -145,6 +145,7 @@ impl Store {
                 };
                 if item.is_none() {
                     tracing::error!("dropping an unreadable outbox entry");
+                    self.retire([v.as_ref()])?;
                     self.outbox.remove(&k)?;
                 }
                 Ok(item.map(|item| (OutboxKey(k.to_vec()), item)))
@@ -153,17 +154,23 @@ impl Store {
         })
     }
 
-    /// The message was sent (or given up on).
+    /// The message was sent (or given up on). A message sealed under a key of its own (to
+    /// someone without a record, or to the staff group) has the key destroyed first.
     pub fn outbox_remove(&self, key: &OutboxKey) -> Result<(), StoreError> {
+        if let Some(old) = self.outbox.get(key)? {
+            self.retire([old.as_ref()])?;
+        }
         self.outbox.remove(key)?;
         Ok(())
     }
 
     /// Records a failed attempt (attempts, backoff) in place.
     pub fn outbox_update(&self, key: &OutboxKey, item: &Outgoing) -> Result<(), StoreError> {
-        if self.outbox.contains_key(key)? {
-            self.outbox
-                .insert(key, self.seal_for(&item.user, OUTBOX, item)?)?;
+        if let Some(old) = self.outbox.get(key)? {
+            self.outbox.insert(
+                key,
+                self.reseal_for(&item.user, OUTBOX, item, Some(old.as_ref()))?,
+            )?;
         }
         Ok(())
     }
@@ -175,6 +182,7 @@ impl Store {
         for entry in self.outbox.iter() {
             let (k, v) = entry?;
             if keyring::owner(&v) == Some(pid) {
+                self.retire([v.as_ref()])?;
                 self.outbox.remove(k)?;
                 n += 1;
             }

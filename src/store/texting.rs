@@ -67,9 +67,12 @@ impl Store {
 
     /// Keeps the questions a person has open.
     pub fn remember_choices(&self, user: &UserKey, open: &Choices) -> Result<(), StoreError> {
-        self.db
-            .open_tree(CHOICES)?
-            .insert(self.pid(user), self.seal_for(user, CHOICES, open)?)?;
+        let tree = self.db.open_tree(CHOICES)?;
+        let old = tree.get(self.pid(user))?;
+        tree.insert(
+            self.pid(user),
+            self.reseal_for(user, CHOICES, open, old.as_deref())?,
+        )?;
         Ok(())
     }
 

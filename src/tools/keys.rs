@@ -23,7 +23,7 @@ pub fn keygen(file: &Path) -> Result<String, KeysError> {
 }
 
 /// Re-wraps the store in `data_dir` under the key in `new_file` (made there if missing),
-/// checks that the new key opens it, and removes a fallback key file that no longer
+/// checks that the new key opens it (an interrupted run is finished by running it again), and removes a fallback key file that no longer
 /// opens anything.
 pub fn rotate(data_dir: &Path, new_file: &Path) -> Result<String, KeysError> {
     let store = Store::open(data_dir)?;
@@ -38,8 +38,9 @@ pub fn rotate(data_dir: &Path, new_file: &Path) -> Result<String, KeysError> {
     let rotation = store.rotate_master_key(&new)?;
     Store::open_with_key(data_dir, new)?;
     let mut report = format!(
-        "re-wrapped the index key and {} data keys under the key in {}",
+        "re-wrapped the index key, {} data keys and {} keys of single values under the key in {}",
         rotation.rewrapped,
+        rotation.values,
         new_file.display()
     );
     if rotation.unreadable > 0 {

@@ -218,16 +218,21 @@ pub fn people_due_for_checkin(
     let mut due = std::collections::BTreeMap::new();
     for (n, &chat) in chats.iter().enumerate() {
         let user = UserKey::new(Channel::Telegram, chat.to_string());
-        for button in ["c:y:en".to_string(), format!("tz:{zone}")] {
+        let start = Body::Text("/start".into());
+        for body in [
+            start,
+            Body::Button("c:y:en".into()),
+            Body::Button(format!("tz:{zone}")),
+        ] {
             let outcome = app.handle(&Inbound {
                 user: user.clone(),
                 at: now,
                 language: Some(Locale::En),
                 chat: ChatKind::Private,
-                body: Body::Button(button.clone()),
+                body: body.clone(),
                 sender: None,
             });
-            assert!(!outcome.replies.is_empty(), "no reply to {button}");
+            assert!(!outcome.replies.is_empty(), "no reply to {body:?}");
         }
         let Stored::Found(mut record) = store.load(&user).unwrap() else {
             panic!("enrolling {chat} stored no record");

@@ -425,7 +425,9 @@ async fn a_bare_number_answers_the_reminder() {
         "{reminder}"
     );
     let answer = t.text(ANA, "3").await.join("\n");
-    assert!(answer.contains("noted it for your care team"), "{answer}");
+    // Joined without an invite: no one at the clinic sees it, and the reply says so.
+    assert!(answer.contains("no one at a clinic sees it"), "{answer}");
+    assert!(!answer.contains("care team"), "{answer}");
     let record = t.record(ANA).unwrap();
     assert_eq!(record.rsvps.len(), 1);
     // A number with nothing behind it is an ordinary message.
@@ -883,10 +885,10 @@ async fn a_check_in_is_answered_with_numbers() {
         used.ends_with("Reply 1 Yes, 2 No, 3 Prefer not to say."),
         "{used}"
     );
-    let reach = t.text(ANA, "2").await.join("\n");
-    assert!(reach.contains("reach out"), "{reach}");
+    // Joined without an invite: no "reach out?" question no one would act on.
     let thanks = t.text(ANA, "2.").await.join("\n");
     assert!(thanks.contains("Thank you for checking in"), "{thanks}");
+    assert!(!thanks.contains("reach out"), "{thanks}");
     let record = t.record(ANA).unwrap();
     let kept = record.checkins.last().expect("the check-in is kept");
     assert_eq!(kept.mood, Some(4));

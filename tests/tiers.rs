@@ -166,3 +166,43 @@ fn dose_questions_are_clinical_in_both_languages() {
         assert_eq!(c.route(), "clinical", "{text}: {}", c.said());
     }
 }
+
+/// An invite code texted as "JOIN XXXX-XXXX-XXXX" is the bot's own vocabulary: its random
+/// letters never read as risk (they did, now and then, to the learned layer).
+#[test]
+fn a_texted_invite_code_is_never_read_as_risk() {
+    let engine = common::engine();
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut flagged = Vec::new();
+    for _ in 0..400 {
+        let code: String = (0..12)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let c = char::from(ALPHABET[(state >> 59) as usize]);
+                if i % 4 == 0 && i > 0 {
+                    format!("-{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        for text in [
+            format!("JOIN {code}"),
+            format!("join {}", code.to_lowercase()),
+            format!("UNIRME {code}"),
+        ] {
+            if engine.screen(&text).is_risk() {
+                flagged.push(text);
+            }
+        }
+    }
+    assert!(
+        flagged.is_empty(),
+        "{} flagged, e.g. {:?}",
+        flagged.len(),
+        &flagged[..flagged.len().min(5)]
+    );
+}

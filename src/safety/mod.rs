@@ -340,11 +340,13 @@ impl Screener {
     }
 }
 
-/// Whether the learned layer has something to read. A command ("/help") is the bot's own
-/// vocabulary, and a single word the rules know nothing of ("Ben", typed as a name) gives
-/// the model nothing but its guess; the rules still read both.
+/// Whether the learned layer has something to read. A command ("/help") and a texted
+/// invite code ("JOIN 7KQ2-M9XD-A3B4", whose random letters the model would read as
+/// noise) are the bot's own vocabulary, and a single word the rules know nothing of
+/// ("Ben", typed as a name) gives the model nothing but its guess; the rules still read
+/// all of them.
 fn model_reads(text: &str, evidence: &[String]) -> bool {
-    if crate::command::is_command(text) {
+    if crate::command::is_command(text) || crate::sms::keywords::invite(text).is_some() {
         return false;
     }
     let mut words = 0;

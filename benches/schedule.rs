@@ -252,6 +252,30 @@ fn scale(
         None,
     );
 
+    // /forget of people spread over the key space: the key file holding each one's data
+    // key is rewritten whole (new file, fsync, rename, fsync the directory) before their
+    // records go, then the store is flushed.
+    let mut forgets: Vec<Duration> = (0..100)
+        .map(|n| {
+            let user = UserKey::new(Channel::Telegram, (n * stride + 1).to_string());
+            let t = Instant::now();
+            let removed = store.forget(&user).map(|r| r > 0);
+            assert_eq!(removed.ok(), Some(true), "a person is forgotten");
+            t.elapsed()
+        })
+        .collect();
+    forgets.sort();
+    table.row(
+        "/forget of one person (100 people; median / max)",
+        format!(
+            "{} / {}",
+            ms(forgets[forgets.len() / 2]),
+            ms(forgets[forgets.len() - 1])
+        ),
+        "",
+        None,
+    );
+
     // 4. Start-up, in a fresh process as a restarted service would see it (this process
     // keeps the memory it freed, so its own RSS would say little).
     drop(scheduler);

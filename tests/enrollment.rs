@@ -266,3 +266,26 @@ fn invite_refuses_out_of_range_expiry_and_zero_uses_with_clear_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_unlimited_invite_used_without_end_never_overflows_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with_key(dir.path(), common::master_key()).unwrap();
+    let invite = Invite {
+        program: "evening".into(),
+        role: Role::Participant,
+        created: common::t0(),
+        expires: None,
+        max_uses: None,
+        uses: u32::MAX,
+        revoked: false,
+    };
+    store.put_invite("UNLIMITEDCODE1", &invite).unwrap();
+    for _ in 0..2 {
+        let status = store.redeem_invite("UNLIMITEDCODE1", common::t0()).unwrap();
+        assert!(
+            matches!(status, enroll::InviteStatus::Valid { .. }),
+            "{status:?}"
+        );
+    }
+}

@@ -45,7 +45,8 @@ impl Store {
             };
             let status = invite.status(now);
             if matches!(status, InviteStatus::Valid { .. }) {
-                invite.uses += 1;
+                // An invite without a limit can be used forever; the count stops at the top.
+                invite.uses = invite.uses.saturating_add(1);
                 let value = encode(&invite).map_err(ConflictableTransactionError::Abort)?;
                 t.insert(&key[..], value)?;
             }

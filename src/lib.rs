@@ -15,7 +15,7 @@
 //! - [`channels`]: the terminal, Telegram and SMS adapters (only `channels::telegram`
 //!   knows teloxide; only `channels::sms` knows axum and reqwest).
 //! - [`config`], [`clock`], [`pseudonym`], [`telemetry`]: configuration, time, log ids,
-//!   metrics and health.
+//!   metrics and health; [`pace`]: how fast one person's messages are taken.
 //!
 //! See `ARCHITECTURE.md` for the data flow and the invariants.
 
@@ -30,6 +30,7 @@ pub mod engine;
 pub mod enroll;
 pub mod faq;
 pub mod locale;
+pub mod pace;
 pub mod pseudonym;
 pub mod report;
 pub mod safety;

@@ -64,6 +64,7 @@ catalog! {
     ButtonExpired = "button_expired" [],
     EmptyMessage = "empty_message" [],
     StoreTrouble = "store_trouble" ["emergency", "lifeline"],
+    SlowDown = "slow_down" ["emergency", "lifeline"],
     Fallback = "fallback" ["emergency", "lifeline"],
     RequestPersonal = "request_personal" [],
     RequestAction = "request_action" [],

@@ -109,6 +109,8 @@ pub enum Route {
     Dialogue,
     /// A scheduled message: reminder, check-in, milestone, cancellation notice.
     Scheduled,
+    /// Over the person's pace (see `pace`): told to slow down once, or dropped.
+    Paced,
     Other,
 }
 
@@ -126,6 +128,7 @@ impl Route {
             Route::Button => "button",
             Route::Dialogue => "dialogue",
             Route::Scheduled => "scheduled",
+            Route::Paced => "paced",
             Route::Other => "other",
         }
     }
@@ -835,6 +838,17 @@ impl Engine {
     fn store_trouble(&self, turn: &Turn) -> Outcome {
         let reply = self.trouble_reply(turn.locale);
         self.outcome(turn, vec![reply], Change::Keep, Route::Other)
+    }
+
+    /// "You're sending messages faster than I can answer", with the emergency lines: for
+    /// a person over their pace, once per burst.
+    pub fn slow_down_reply(&self, locale: Locale) -> Reply {
+        let r = &self.settings.resources;
+        plain(self.content.render(
+            locale,
+            Msg::SlowDown,
+            &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+        ))
     }
 
     /// "Something went wrong on my side", with the emergency lines: for a record that

@@ -25,7 +25,7 @@ use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
-use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
+use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored, clip};
 use crate::pseudonym;
 use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
 use crate::store::{Offered, Store};
@@ -285,11 +285,37 @@ impl Gateway {
             .remove(sid);
     }
 
-    /// One inbound text, end to end; returns the replies to queue. Blocking.
+    /// One inbound text, end to end; returns the replies to queue. Blocking. Only the
+    /// first [`crate::engine::MAX_TEXT_CHARS`] characters are read (the reply says so).
     fn receive(&self, user: &UserKey, text: &str, media: bool) -> Vec<Reply> {
         let user = user.clone();
         let at = self.clock.now();
         let tag = pseudonym::tag(&self.store.log_salt(), &user);
+        let (text, ignored) = clip(text);
+        if ignored > 0 {
+            tracing::info!(user = %tag, ignored, "read only the start of a long text");
+        }
+        let mut replies = self.answer(&user, &tag, text, media, at);
+        if ignored > 0 && !replies.is_empty() {
+            let locale = match self.store.load(&user) {
+                Ok(Stored::Found(record)) => record.locale,
+                _ => self.app.engine().settings().default_locale,
+            };
+            replies.push(self.app.engine().clipped_reply(locale));
+        }
+        replies
+    }
+
+    /// [`Gateway::receive`] for the part of the text that is read.
+    fn answer(
+        &self,
+        user: &UserKey,
+        tag: &str,
+        text: &str,
+        media: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Reply> {
+        let user = user.clone();
         let inbound = |body| Inbound {
             user: user.clone(),
             at,

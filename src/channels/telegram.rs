@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::content::Msg;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
-use crate::engine::{Body, ChatKind, Inbound, Reply};
+use crate::engine::{Body, ChatKind, Inbound, Reply, clip};
 use crate::locale::Locale;
 use crate::store::Store;
 use crate::user::{Channel, UserKey};
@@ -296,7 +296,15 @@ async fn on_message(msg: Message, deps: Deps) -> ResponseResult<()> {
         .and_then(|u| u.language_code.as_deref())
         .and_then(Locale::from_tag);
     let body = match msg.text() {
-        Some(text) => Body::Text(text.to_string()),
+        Some(text) => {
+            // Telegram's own limit is the same; this only guards against a stand-in or a
+            // future change.
+            let (text, ignored) = clip(text);
+            if ignored > 0 {
+                tracing::info!(ignored, "read only the start of a long text");
+            }
+            Body::Text(text.to_string())
+        }
         None => Body::Unsupported,
     };
     let inbound = Inbound {

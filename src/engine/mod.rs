@@ -30,6 +30,20 @@ pub use plan::LATE_LIMIT;
 pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 pub use texting::Keyword;
 
+/// The most of one text that is read, in characters: Telegram's own limit (4,096 UTF-16
+/// units, so a Telegram text is never cut), and the same for every other channel, so no
+/// text costs more to read than the longest Telegram message.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The part of `text` that is read (its first [`MAX_TEXT_CHARS`] characters), and how
+/// many characters after it are ignored.
+pub fn clip(text: &str) -> (&str, usize) {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((end, _)) => (&text[..end], text[end..].chars().count()),
+        None => (text, 0),
+    }
+}
+
 /// One message or button press from a person.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -838,6 +852,16 @@ impl Engine {
     fn store_trouble(&self, turn: &Turn) -> Outcome {
         let reply = self.trouble_reply(turn.locale);
         self.outcome(turn, vec![reply], Change::Keep, Route::Other)
+    }
+
+    /// "Your message was very long, so I read only the first part": for a text cut at
+    /// [`MAX_TEXT_CHARS`].
+    pub fn clipped_reply(&self, locale: Locale) -> Reply {
+        let limit = MAX_TEXT_CHARS.to_string();
+        plain(
+            self.content
+                .render(locale, Msg::TextClipped, &[("limit", &limit)]),
+        )
     }
 
     /// "You're sending messages faster than I can answer", with the emergency lines: for

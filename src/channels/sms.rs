@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+use super::http::Bounds;
 use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
@@ -93,8 +94,6 @@ pub enum SmsError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the SMS webhook server failed: {0}")]
-    Serve(std::io::Error),
     #[error("cannot set up the HTTPS client: {0}")]
     Client(reqwest::Error),
 }
@@ -162,12 +161,10 @@ impl Sms {
         let router = axum::Router::new()
             .route(&self.path, axum::routing::post(inbound))
             .with_state(self.gateway);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-            .map_err(SmsError::Serve)?;
+        super::http::serve(self.listener, router, Bounds::WEBHOOK, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
         tracing::info!("SMS channel stopped");
         Ok(())
     }
@@ -223,7 +220,7 @@ async fn inbound(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes
         .and_then(|v| v.to_str().ok())
         .is_some_and(|sig| signature::verify(&gw.auth_token, &gw.webhook_url, &params, sig));
     if !signed {
-        tracing::warn!("refused an SMS webhook request without a valid Twilio signature");
+        crate::telemetry::http_refused("sms", "signature");
         return (StatusCode::FORBIDDEN, "invalid signature").into_response();
     }
     let field = |name: &str| {

@@ -16,7 +16,7 @@ use crate::engine::{
 };
 use crate::enroll::{self, InviteStatus};
 use crate::locale::Locale;
-use crate::pace::{Pace, Verdict};
+use crate::pace::Verdict;
 use crate::pseudonym;
 use crate::staff::Desk;
 use crate::store::{Store, StoreError};
@@ -83,7 +83,7 @@ pub struct App {
     /// Staff commands and alerts; present when the app runs on a real store.
     desk: Option<Desk>,
     /// How fast each person's messages are taken.
-    pace: Mutex<Pace>,
+    pace: Mutex<crate::pace::Pace>,
 }
 
 impl App {
@@ -104,12 +104,6 @@ impl App {
             desk: Some(Desk::new(store)),
             pace: Mutex::default(),
         }
-    }
-
-    /// The same app with another pace (tests, benchmarks).
-    pub fn with_pace(mut self, pace: Pace) -> Self {
-        self.pace = Mutex::new(pace);
-        self
     }
 
     pub fn engine(&self) -> &Engine {

@@ -164,18 +164,20 @@ impl App {
         if verdict == Verdict::Take || self.never_paced(&inbound.body) {
             return None;
         }
-        let locale = match self.records.load(&inbound.user) {
-            Ok(Stored::Found(record)) if verdict == Verdict::SlowDown => record.locale,
-            _ => inbound
-                .language
-                .unwrap_or(self.engine.settings().default_locale),
-        };
-        let replies = match verdict {
+        let hinted = inbound
+            .language
+            .unwrap_or(self.engine.settings().default_locale);
+        // The record is read (for its language) only for the one note of a burst.
+        let (locale, replies) = match verdict {
             Verdict::SlowDown => {
                 tracing::info!(user = %tag, "over their pace; told to slow down");
-                vec![self.engine.slow_down_reply(locale)]
+                let locale = match self.records.load(&inbound.user) {
+                    Ok(Stored::Found(record)) => record.locale,
+                    _ => hinted,
+                };
+                (locale, vec![self.engine.slow_down_reply(locale)])
             }
-            _ => Vec::new(),
+            _ => (hinted, Vec::new()),
         };
         crate::telemetry::message_in(inbound.user.channel, crate::engine::Route::Paced);
         Some(Outcome {

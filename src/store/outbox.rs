@@ -125,11 +125,15 @@ impl OutboxKey {
         u64::from_be_bytes(bytes)
     }
 
-    /// Whose queue this entry is in.
+    /// Whose queue this entry is in (no one's, all zeros, for a key too short to say:
+    /// such an entry is dropped when it is opened).
     pub fn recipient(&self) -> Recipient {
         let end = self.0.len().saturating_sub(SEQUENCE);
         let mut pid = PersonId::default();
-        if let Some(bytes) = self.0.get(end.saturating_sub(pid.len())..end) {
+        if let Some(bytes) = end
+            .checked_sub(pid.len())
+            .and_then(|start| self.0.get(start..end))
+        {
             pid.copy_from_slice(bytes);
         }
         Recipient(pid)
@@ -238,24 +242,28 @@ impl Store {
     /// many moved.
     pub(super) fn rekey_outbox(&self) -> Result<usize, StoreError> {
         let mut batch = sled::Batch::default();
-        let mut moved = 0;
+        let (mut old, mut moved) = (0, 0);
         for entry in self.outbox.iter() {
             let (k, v) = entry?;
             if !OLD_KEY_LENGTHS.contains(&k.len()) {
                 continue;
             }
-            // Unowned values are left for `open_outbox`, which drops them with an error.
-            if let Some(pid) = keyring::owner(&v) {
-                let old = OutboxKey(k.to_vec());
-                let mut new = k[..k.len() - SEQUENCE].to_vec();
-                new.extend_from_slice(&pid);
-                new.extend_from_slice(&old.sequence().to_be_bytes());
-                batch.remove(k);
-                batch.insert(new, v);
-                moved += 1;
+            old += 1;
+            batch.remove(k.clone());
+            // A value with no owner could never be opened: it goes.
+            match keyring::owner(&v) {
+                Some(pid) => {
+                    let sequence = OutboxKey(k.to_vec()).sequence();
+                    let mut new = k[..k.len() - SEQUENCE].to_vec();
+                    new.extend_from_slice(&pid);
+                    new.extend_from_slice(&sequence.to_be_bytes());
+                    batch.insert(new, v);
+                    moved += 1;
+                }
+                None => tracing::error!("dropping an unreadable outbox entry"),
             }
         }
-        if moved > 0 {
+        if old > 0 {
             self.outbox.apply_batch(batch)?;
             self.outbox.flush()?;
         }

@@ -1,6 +1,7 @@
 //! Speed of the pure triage path on the shipped content: crisis screening of one message
-//! (short, ~200 and ~1,000 characters), one FAQ query, building the FAQ index, and the whole
-//! engine triage (crisis, clinical, support, FAQ) on a mix of messages.
+//! (short, ~200 and ~1,000 characters), one FAQ query, building the FAQ index, the whole
+//! engine triage (crisis, clinical, support, FAQ) on a mix of messages, and on one word of
+//! 4K, 16K and 64K characters (linear, not quadratic, in its length).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -108,6 +109,19 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    group.finish();
+
+    // One very long word through the whole triage (crisis check, FAQ typo look-up): the
+    // cost must grow with the length, not its square. (Channels read at most 4,096
+    // characters; the core must not depend on that.)
+    let mut group = c.benchmark_group("long_single_word");
+    for chars in [4_096usize, 16_384, 65_536] {
+        let word = "a".repeat(chars);
+        group.throughput(Throughput::Bytes(chars as u64));
+        group.bench_function(format!("{chars}_chars"), |b| {
+            b.iter(|| black_box(engine.triage(black_box(&word), Locale::En, at)))
+        });
+    }
     group.finish();
 
     c.bench_function("content_load", |b| b.iter(load_content));

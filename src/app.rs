@@ -3,7 +3,8 @@
 //! Shared by every channel, so Telegram, the terminal and later SMS behave identically.
 //! Ordering rules live here: urgent (crisis) replies are returned even when the store
 //! fails; consent and /forget reach the disk before their acknowledgement is returned;
-//! a failed save never lets a reply claim something that was not kept.
+//! a failed save never lets a reply claim something that was not kept. One person's
+//! messages are taken at a pace (see [`crate::pace`]), after the crisis check.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +18,7 @@ use crate::engine::{
 };
 use crate::enroll::{self, InviteStatus};
 use crate::locale::Locale;
+use crate::pace::Verdict;
 use crate::pseudonym;
 use crate::staff::Desk;
 use crate::store::{Store, StoreError};
@@ -87,6 +89,8 @@ pub struct App {
     /// Nothing is stored before consent, so this lives in memory; after a restart the
     /// question is simply asked again.
     asked: Mutex<HashMap<UserKey, Asked>>,
+    /// How fast each person's messages are taken.
+    pace: Mutex<crate::pace::Pace>,
 }
 
 /// When a person was asked for consent, and the "I agree" button data offered.
@@ -102,6 +106,7 @@ impl App {
             records,
             desk: None,
             asked: Mutex::default(),
+            pace: Mutex::default(),
         }
     }
 
@@ -112,6 +117,7 @@ impl App {
             records: Arc::new(store.clone()),
             desk: Some(Desk::new(store)),
             asked: Mutex::default(),
+            pace: Mutex::default(),
         }
     }
 
@@ -140,6 +146,9 @@ impl App {
                 locale: self.engine.settings().default_locale,
                 faq_id: None,
             };
+        }
+        if let Some(outcome) = self.paced(inbound, &tag) {
+            return outcome;
         }
         let _person = self.records.lock_user(&inbound.user);
         let stored = self.records.load(&inbound.user).unwrap_or_else(|e| {
@@ -179,6 +188,71 @@ impl App {
             _ => None,
         };
         self.commit(&inbound.user, &tag, &stored, outcome, crisis_text)
+    }
+
+    /// The outcome for a message over its sender's pace, or `None` to handle it. Crisis
+    /// language, answers to the safety check and the data rights (/privacy, /forget) are
+    /// never held back; they are checked only once the person is over their pace, so a
+    /// message within it is screened once, by the engine.
+    fn paced(&self, inbound: &Inbound, tag: &str) -> Option<Outcome> {
+        let verdict = self
+            .pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .judge(&inbound.user, inbound.at);
+        if verdict == Verdict::Take || self.never_paced(&inbound.body) {
+            return None;
+        }
+        let hinted = inbound
+            .language
+            .unwrap_or(self.engine.settings().default_locale);
+        // The record is read (for its language) only for the one note of a burst.
+        let (locale, replies) = match verdict {
+            Verdict::SlowDown => {
+                tracing::info!(user = %tag, "over their pace; told to slow down");
+                let locale = match self.records.load(&inbound.user) {
+                    Ok(Stored::Found(record)) => record.locale,
+                    _ => hinted,
+                };
+                (locale, vec![self.engine.slow_down_reply(locale)])
+            }
+            _ => (hinted, Vec::new()),
+        };
+        crate::telemetry::message_in(inbound.user.channel, crate::engine::Route::Paced);
+        Some(Outcome {
+            replies,
+            change: Change::Keep,
+            route: crate::engine::Route::Paced,
+            locale,
+            faq_id: None,
+        })
+    }
+
+    /// What is answered whatever the pace: the crisis check's findings, the safety
+    /// check's buttons, and a person's rights over their data.
+    fn never_paced(&self, body: &Body) -> bool {
+        match body {
+            Body::Text(text) => {
+                let command = text.split_whitespace().next().unwrap_or_default();
+                let command = command.split('@').next().unwrap_or_default();
+                ["/privacy", "/forget"]
+                    .iter()
+                    .any(|c| command.eq_ignore_ascii_case(c))
+                    || self.engine.is_risk(body)
+            }
+            Body::Button(data) => matches!(
+                Action::decode(data),
+                Some(
+                    Action::Safe(_)
+                        | Action::NeedHelp
+                        | Action::Outreach { .. }
+                        | Action::ReachOut(_)
+                        | Action::ShareText(_)
+                        | Action::Forget { .. }
+                )
+            ),
+            Body::Unsupported => false,
+        }
     }
 
     /// A carrier keyword (SMS STOP, START, HELP) from `user`: the engine's decision,

@@ -13,9 +13,10 @@
 //! - [`app`]: wiring — load state, run the engine, commit, hand replies to a channel.
 //! - [`sms`]: pure SMS rules (Twilio signatures, carrier keywords, encoding and segments).
 //! - [`channels`]: the terminal, Telegram and SMS adapters (only `channels::telegram`
-//!   knows teloxide; only `channels::sms` knows axum and reqwest).
+//!   knows teloxide; only `channels::sms` knows reqwest; the HTTP listeners share
+//!   `channels::http`).
 //! - [`config`], [`clock`], [`pseudonym`], [`telemetry`]: configuration, time, log ids,
-//!   metrics and health.
+//!   metrics and health; [`pace`]: how fast one person's messages are taken.
 //!
 //! See `ARCHITECTURE.md` for the data flow and the invariants.
 
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod enroll;
 pub mod faq;
 pub mod locale;
+pub mod pace;
 pub mod pseudonym;
 pub mod report;
 pub mod safety;

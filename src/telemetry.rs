@@ -117,3 +117,71 @@ pub fn channels_health() -> (BTreeMap<&'static str, String>, bool) {
         .collect();
     (report, healthy)
 }
+
+/// How often refused webhook requests are summed up in the log.
+pub const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(60);
+
+/// Refused requests counted since the last log line, and when that was.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    /// Counts one refusal at `now`; returns how many to report when a log line is due
+    /// (the first refusal, then at most one line per [`REFUSALS_LOGGED_EVERY`]).
+    pub fn note(&mut self, now: Instant) -> Option<u64> {
+        self.since_logged += 1;
+        let due = self
+            .logged_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= REFUSALS_LOGGED_EVERY);
+        if !due {
+            return None;
+        }
+        self.logged_at = Some(now);
+        Some(std::mem::take(&mut self.since_logged))
+    }
+}
+
+static REFUSED: Mutex<Refusals> = Mutex::new(Refusals {
+    since_logged: 0,
+    logged_at: None,
+});
+
+/// A webhook request refused before it reached the engine (`listener`: `telegram`,
+/// `sms`; `reason`: `secret`, `signature`). Every one is counted; the log gets a summary
+/// at most once a minute, so a flood of forged requests cannot flood it.
+pub fn http_refused(listener: &'static str, reason: &'static str) {
+    metrics::counter!("waypoint_http_refused_total", "listener" => listener, "reason" => reason)
+        .increment(1);
+    let due = REFUSED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .note(Instant::now());
+    if let Some(refused) = due {
+        tracing::warn!(
+            refused,
+            "refused webhook requests without a valid secret or signature (the latest from the {listener} webhook); counted in waypoint_http_refused_total, logged at most once a minute"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_logged_at_most_once_a_minute_with_the_count() {
+        let mut refusals = Refusals::default();
+        let start = Instant::now();
+        let lines: Vec<(u64, u64)> = (0..1000u64)
+            .filter_map(|i| {
+                let at = start + Duration::from_millis(i * 150);
+                refusals.note(at).map(|n| (i, n))
+            })
+            .collect();
+        // 150 s of refusals: the first at once, then one line a minute with the count.
+        assert_eq!(lines, [(0, 1), (400, 400), (800, 400)]);
+    }
+}

@@ -550,3 +550,35 @@ fn a_discharge_date_in_the_future_is_refused() {
         .to_string();
     c.check(&format!("> /_discharge {today}\n< Congratulations"));
 }
+
+/// One person's flood (fault 1, inbound): the first messages of a burst are answered,
+/// the next gets one "slow down" note and the rest nothing (nothing queued for them);
+/// crisis language and the data rights are answered at once whatever the pace, and after
+/// a pause the person is answered again.
+#[test]
+fn a_flood_is_taken_at_a_pace_but_crisis_language_is_always_answered() {
+    use waypoint::engine::Route;
+    use waypoint::pace::BURST;
+    let mut c = Conversation::new();
+    let question = "how long does the program last";
+    for _ in 0..BURST {
+        assert!(!c.send(question).is_empty());
+    }
+    c.send(question);
+    assert!(
+        c.said().contains("faster than I can answer"),
+        "{}",
+        c.said()
+    );
+    for _ in 0..200 {
+        assert!(c.send(question).is_empty(), "told once per burst");
+    }
+    c.send("i want to kill myself tonight");
+    assert_eq!(c.last_outcome.as_ref().unwrap().route, Route::Crisis);
+    assert!(c.said().contains("988"));
+    c.send("/privacy");
+    assert!(!c.last.is_empty(), "the data rights hold at any pace");
+    c.clock.advance(chrono::Duration::minutes(1));
+    c.send(question);
+    assert_eq!(c.last_outcome.as_ref().unwrap().route, Route::Faq);
+}

@@ -391,6 +391,24 @@ async fn after_stop_a_person_can_still_see_and_erase_their_data() {
     t.stop().await;
 }
 
+/// Fault 4: a signed text of any length is read only to its first 4,096 characters (the
+/// rest is ignored, and the reply says so), so a 200,000-character text costs what a
+/// long Telegram message does; its crisis language is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_very_long_text_is_read_to_its_first_4096_characters() {
+    let t = Texting::start("2026-11-30T15:00:00Z").await;
+    let long = format!("what is an IOP? {}", "a".repeat(200_000));
+    let replies = t.text(ANA, &long).await.join("\n");
+    assert!(
+        replies.contains("read only its first 4096 characters"),
+        "{replies}"
+    );
+    let crisis = format!("I want to kill myself {}", "b".repeat(200_000));
+    let replies = t.text("+15551230005", &crisis).await.join("\n");
+    assert!(replies.contains("988"), "{replies}");
+    t.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crisis_language_is_answered_first_even_after_stop() {
     let t = Texting::start("2026-11-30T15:00:00Z").await;

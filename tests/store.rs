@@ -146,3 +146,49 @@ fn unreachable_people_are_marked_and_nobody_is_created() {
     };
     assert!(r.unreachable);
 }
+
+/// Messages queued before the outbox was split by person (`<priority><sequence>` keys)
+/// are moved into their person's queue at opening, in order, and still go out.
+#[test]
+fn messages_queued_in_the_old_outbox_layout_are_kept() {
+    use waypoint::engine::Reply;
+    use waypoint::store::{Outgoing, Priority};
+    let dir = tempfile::tempdir().unwrap();
+    let ana = UserKey::new(Channel::Telegram, "1");
+    let say = |text: &str| Reply {
+        text: text.into(),
+        buttons: vec![],
+        urgent: false,
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .enqueue(&[
+                Outgoing::new(ana.clone(), say("first"), Priority::Reply),
+                Outgoing::new(ana.clone(), say("second"), Priority::Reply),
+            ])
+            .unwrap();
+        store.flush().unwrap();
+    }
+    {
+        // Rewrite the keys as an older version wrote them.
+        let db = sled::open(dir.path()).unwrap();
+        let outbox = db.open_tree("outbox").unwrap();
+        for entry in outbox.iter() {
+            let (k, v) = entry.unwrap();
+            let old = [&k[..1], &k[k.len() - 8..]].concat();
+            outbox.remove(&k).unwrap();
+            outbox.insert(old, v).unwrap();
+        }
+        assert!(outbox.iter().keys().all(|k| k.unwrap().len() == 9));
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let texts: Vec<String> = store
+        .outbox_items(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, item)| item.reply.text)
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+}

@@ -2,6 +2,7 @@
 //! messages into [`crate::engine::Inbound`] and shows [`crate::engine::Reply`]s its way.
 
 pub mod console;
+pub mod http;
 pub mod hub;
 pub mod ops;
 pub mod sms;

@@ -25,8 +25,6 @@ pub enum OpsError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the metrics server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 #[derive(Clone)]
@@ -89,12 +87,15 @@ impl Endpoint {
             .route("/metrics", axum::routing::get(metrics))
             .route("/healthz", axum::routing::get(healthz))
             .with_state(self.ops);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
+        super::http::serve(
+            self.listener,
+            router,
+            super::http::Bounds::OPS,
+            async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-            .map_err(OpsError::Serve)?;
+            },
+        )
+        .await;
         let _ = upkeep.await;
         Ok(())
     }

@@ -21,13 +21,14 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+use super::http::Bounds;
 use super::hub::Hub;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::command::is_command;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
 use crate::engine::choices::Choices;
-use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored};
+use crate::engine::{Body, ChatKind, Inbound, Keyword, Reply, Route, Stored, clip};
 use crate::pseudonym;
 use crate::sms::{MAX_BODY_CHARS, is_e164, keywords, segments, signature};
 use crate::store::Store;
@@ -95,8 +96,6 @@ pub enum SmsError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the SMS webhook server failed: {0}")]
-    Serve(std::io::Error),
     #[error("cannot set up the HTTPS client: {0}")]
     Client(reqwest::Error),
 }
@@ -164,12 +163,10 @@ impl Sms {
         let router = axum::Router::new()
             .route(&self.path, axum::routing::post(inbound))
             .with_state(self.gateway);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-            .map_err(SmsError::Serve)?;
+        super::http::serve(self.listener, router, Bounds::WEBHOOK, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
         tracing::info!("SMS channel stopped");
         Ok(())
     }
@@ -225,7 +222,7 @@ async fn inbound(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes
         .and_then(|v| v.to_str().ok())
         .is_some_and(|sig| signature::verify(&gw.auth_token, &gw.webhook_url, &params, sig));
     if !signed {
-        tracing::warn!("refused an SMS webhook request without a valid Twilio signature");
+        crate::telemetry::http_refused("sms", "signature");
         return (StatusCode::FORBIDDEN, "invalid signature").into_response();
     }
     let field = |name: &str| {
@@ -287,11 +284,37 @@ impl Gateway {
             .remove(sid);
     }
 
-    /// One inbound text, end to end; returns the replies to queue. Blocking.
+    /// One inbound text, end to end; returns the replies to queue. Blocking. Only the
+    /// first [`crate::engine::MAX_TEXT_CHARS`] characters are read (the reply says so).
     fn receive(&self, user: &UserKey, text: &str, media: bool) -> Vec<Reply> {
         let user = user.clone();
         let at = self.clock.now();
         let tag = pseudonym::tag(&self.store.log_salt(), &user);
+        let (text, ignored) = clip(text);
+        if ignored > 0 {
+            tracing::info!(user = %tag, ignored, "read only the start of a long text");
+        }
+        let mut replies = self.answer(&user, &tag, text, media, at);
+        if ignored > 0 && !replies.is_empty() {
+            let locale = match self.store.load(&user) {
+                Ok(Stored::Found(record)) => record.locale,
+                _ => self.app.engine().settings().default_locale,
+            };
+            replies.push(self.app.engine().clipped_reply(locale));
+        }
+        replies
+    }
+
+    /// [`Gateway::receive`] for the part of the text that is read.
+    fn answer(
+        &self,
+        user: &UserKey,
+        tag: &str,
+        text: &str,
+        media: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Reply> {
+        let user = user.clone();
         let inbound = |body| Inbound {
             user: user.clone(),
             at,

@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::content::Msg;
 use crate::delivery::{Limits, SendError, Transport, queue_replies};
-use crate::engine::{Body, ChatKind, Inbound, Reply};
+use crate::engine::{Body, ChatKind, Inbound, Reply, clip};
 use crate::locale::Locale;
 use crate::store::Store;
 use crate::user::{Channel, UserKey};
@@ -175,7 +175,7 @@ async fn webhook(
 ) -> Result<
     (
         impl teloxide::update_listeners::UpdateListener<Err = std::convert::Infallible>,
-        tokio::task::JoinHandle<std::io::Result<()>>,
+        tokio::task::JoinHandle<()>,
     ),
     TelegramError,
 > {
@@ -193,11 +193,12 @@ async fn webhook(
     let (listener, stopped, router) = axum_to_router(bot, options).await?;
     let router = router.layer(axum::middleware::from_fn_with_state(secret, check_secret));
     tracing::info!(addr = %listen, "Telegram webhook listening");
-    let server = tokio::spawn(async move {
-        axum::serve(tcp, router)
-            .with_graceful_shutdown(stopped)
-            .await
-    });
+    let server = tokio::spawn(super::http::serve(
+        tcp,
+        router,
+        super::http::Bounds::WEBHOOK,
+        stopped,
+    ));
     Ok((listener, server))
 }
 
@@ -228,7 +229,7 @@ async fn check_secret(
     if same_bytes(given, secret.as_bytes()) {
         next.run(request).await
     } else {
-        tracing::warn!("refused a webhook request without the right secret token");
+        crate::telemetry::http_refused("telegram", "secret");
         axum::http::StatusCode::FORBIDDEN.into_response()
     }
 }
@@ -296,7 +297,15 @@ async fn on_message(msg: Message, deps: Deps) -> ResponseResult<()> {
         .and_then(|u| u.language_code.as_deref())
         .and_then(Locale::from_tag);
     let body = match msg.text() {
-        Some(text) => Body::Text(text.to_string()),
+        Some(text) => {
+            // Telegram's own limit is the same; this only guards against a stand-in or a
+            // future change.
+            let (text, ignored) = clip(text);
+            if ignored > 0 {
+                tracing::info!(ignored, "read only the start of a long text");
+            }
+            Body::Text(text.to_string())
+        }
         None => Body::Unsupported,
     };
     let inbound = Inbound {

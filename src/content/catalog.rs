@@ -66,6 +66,8 @@ catalog! {
     ButtonExpired = "button_expired" [],
     EmptyMessage = "empty_message" [],
     StoreTrouble = "store_trouble" ["emergency", "lifeline"],
+    SlowDown = "slow_down" ["emergency", "lifeline"],
+    TextClipped = "text_clipped" ["limit"],
     Fallback = "fallback" ["emergency", "lifeline"],
     RequestPersonal = "request_personal" [],
     RequestAction = "request_action" [],

@@ -2,6 +2,12 @@
 //! channel's limits (Telegram: 30 messages a second overall, one a second per chat),
 //! crisis replies first.
 //!
+//! Fairness: the outbox keeps one queue per priority and person, and the sender looks at
+//! the heads of those queues, round-robin from the person it served last at that
+//! priority. A person whose queue is long (a flood of messages) or who must wait (the
+//! per-chat gap, a backoff) is one head to step over, so nobody's backlog delays anybody
+//! else, and each person's own messages still go in order.
+//!
 //! A message leaves the outbox only once it was sent or can never be: so a restart loses
 //! nothing. After a crash, the messages in flight are sent again, and so are those whose
 //! removal had not reached the disk: removals are flushed at most [`FLUSH_EVERY`] apart
@@ -21,7 +27,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Reply;
-use crate::store::{OutboxKey, Outgoing, Priority, Store};
+use crate::store::{OutboxKey, Outgoing, Priority, Recipient, Store};
 use crate::telemetry;
 use crate::user::{Channel, UserKey};
 
@@ -111,9 +117,6 @@ pub struct SenderStats {
     pub given_up: u64,
 }
 
-/// How many outbox entries one look reads.
-const SCAN: usize = 512;
-
 pub struct Sender<T: Transport> {
     store: Store,
     app: Arc<App>,
@@ -132,10 +135,16 @@ struct Flight {
     stats: SenderStats,
     /// When recent sends started, for the overall window.
     starts: VecDeque<Instant>,
-    last_to: HashMap<UserKey, Instant>,
+    /// When each recently served chat may next be sent to (its per-chat gap).
+    next_for: HashMap<Recipient, Instant>,
     in_flight: HashSet<OutboxKey>,
     /// Chats with a send in flight: one at a time per chat keeps their order.
-    busy: HashSet<UserKey>,
+    busy: HashSet<Recipient>,
+    /// Entries known to be backing off, and until when: a queue head in backoff is
+    /// stepped over without opening it again on every look.
+    held: HashMap<OutboxKey, Instant>,
+    /// Whom each priority served last; the next look at that priority starts after them.
+    cursor: [Option<Recipient>; 3],
     /// Set by a 429: nothing is sent before then.
     paused_until: Option<Instant>,
     /// The next send's slot on the even grid (`window / per_window` apart).
@@ -242,9 +251,16 @@ impl<T: Transport> Sender<T> {
                 .unwrap_or(now);
             st.next_slot = Some(slot + spacing);
             st.starts.push_back(now);
-            st.last_to.insert(item.user.clone(), now);
+            let gap = if self.transport.is_group(&item.user) {
+                self.limits.per_group
+            } else {
+                self.limits.per_chat
+            };
+            let who = key.recipient();
+            st.next_for.insert(who, now + gap);
+            st.cursor[item.priority as usize] = Some(who);
             st.in_flight.insert(key.clone());
-            st.busy.insert(item.user.clone());
+            st.busy.insert(who);
             let transport = self.transport.clone();
             tracing::debug!(priority = ?item.priority, attempts = item.attempts, "sending");
             st.tasks.spawn(async move {
@@ -258,9 +274,11 @@ impl<T: Transport> Sender<T> {
                 };
                 (key, item, result)
             });
-            if st.last_to.len() > 10_000 {
-                let longest = self.limits.per_chat.max(self.limits.per_group);
-                st.last_to.retain(|_, t| now.duration_since(*t) < longest);
+            if st.next_for.len() > 10_000 {
+                st.next_for.retain(|_, t| *t > now);
+            }
+            if st.held.len() > 10_000 {
+                st.held.retain(|_, t| *t > now);
             }
         }
         while let Some(done) = st.tasks.join_next().await {
@@ -271,8 +289,9 @@ impl<T: Transport> Sender<T> {
         st.stats
     }
 
-    /// The first sendable entry in outbox order, keeping each chat's messages in order;
-    /// or, if none, when the earliest blocked one may go.
+    /// The next sendable entry: the most urgent priority first, and within it the first
+    /// person after the one served last whose queue head may go now (each person's
+    /// messages stay in order); or, if none, when the earliest blocked one may go.
     #[allow(clippy::type_complexity)]
     fn pick(
         &self,
@@ -280,38 +299,55 @@ impl<T: Transport> Sender<T> {
         st: &Flight,
     ) -> Result<(Option<(OutboxKey, Outgoing)>, Option<Instant>), crate::store::StoreError> {
         let channel = self.transport.channel();
-        let mut blocked: HashSet<UserKey> = HashSet::new();
+        // A person blocked at one priority is blocked at the lower ones too: their
+        // messages go in order.
+        let mut blocked: HashSet<Recipient> = HashSet::new();
         let mut wait: Option<Instant> = None;
         let mut earliest = |at: Instant| wait = Some(wait.map_or(at, |w: Instant| w.min(at)));
         let wall = self.clock.now();
-        for entry in self.store.outbox_lane(channel).take(SCAN) {
-            let (key, item) = entry?;
-            if item.user.channel != channel || blocked.contains(&item.user) {
-                continue;
+        for priority in Priority::ALL {
+            let heads = self
+                .store
+                .outbox_heads(channel, priority, st.cursor[priority as usize]);
+            for key in heads {
+                let key = key?;
+                let who = key.recipient();
+                if blocked.contains(&who) {
+                    continue;
+                }
+                if st.in_flight.contains(&key) || st.busy.contains(&who) {
+                    blocked.insert(who);
+                    continue;
+                }
+                if let Some(at) = [st.next_for.get(&who), st.held.get(&key)]
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|at| *at > now)
+                    .max()
+                {
+                    earliest(at);
+                    blocked.insert(who);
+                    continue;
+                }
+                let Some(item) = self.store.outbox_get(&key)? else {
+                    // Gone since the look (sent, dropped): their next one, at once.
+                    earliest(now);
+                    blocked.insert(who);
+                    continue;
+                };
+                if item.user.channel != channel {
+                    blocked.insert(who);
+                    continue;
+                }
+                if let Some(nb) = item.not_before.filter(|nb| *nb > wall) {
+                    let delay = (nb - wall).to_std().unwrap_or_default();
+                    earliest(now + delay);
+                    blocked.insert(who);
+                    continue;
+                }
+                return Ok((Some((key, item)), None));
             }
-            if st.in_flight.contains(&key) || st.busy.contains(&item.user) {
-                blocked.insert(item.user);
-                continue;
-            }
-            if let Some(nb) = item.not_before.filter(|nb| *nb > wall) {
-                let delay = (nb - wall).to_std().unwrap_or_default();
-                earliest(now + delay);
-                blocked.insert(item.user);
-                continue;
-            }
-            let gap = if self.transport.is_group(&item.user) {
-                self.limits.per_group
-            } else {
-                self.limits.per_chat
-            };
-            if let Some(last) = st.last_to.get(&item.user)
-                && now.duration_since(*last) < gap
-            {
-                earliest(*last + gap);
-                blocked.insert(item.user);
-                continue;
-            }
-            return Ok((Some((key, item)), None));
         }
         Ok((None, wait))
     }
@@ -389,7 +425,8 @@ impl<T: Transport> Sender<T> {
     /// Records a finished send's result in the outbox.
     fn settle(&self, (key, mut item, result): Done, st: &mut Flight) {
         st.in_flight.remove(&key);
-        st.busy.remove(&item.user);
+        st.busy.remove(&key.recipient());
+        st.held.remove(&key);
         let channel = self.transport.channel();
         let stats = &mut st.stats;
         let outcome = match result {
@@ -430,6 +467,7 @@ impl<T: Transport> Sender<T> {
                     item.not_before = chrono::Duration::from_std(backoff)
                         .ok()
                         .map(|b| self.clock.now() + b);
+                    st.held.insert(key.clone(), Instant::now() + backoff);
                     tracing::warn!(reason = %reason, attempts = item.attempts, "send failed; will retry");
                     self.store.outbox_update(&key, &item)
                 }

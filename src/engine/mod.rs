@@ -32,6 +32,20 @@ pub use plan::LATE_LIMIT;
 pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 pub use texting::Keyword;
 
+/// The most of one text that is read, in characters: Telegram's own limit (4,096 UTF-16
+/// units, so a Telegram text is never cut), and the same for every other channel, so no
+/// text costs more to read than the longest Telegram message.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The part of `text` that is read (its first [`MAX_TEXT_CHARS`] characters), and how
+/// many characters after it are ignored.
+pub fn clip(text: &str) -> (&str, usize) {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((end, _)) => (&text[..end], text[end..].chars().count()),
+        None => (text, 0),
+    }
+}
+
 /// One message or button press from a person.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -111,6 +125,8 @@ pub enum Route {
     Dialogue,
     /// A scheduled message: reminder, check-in, milestone, cancellation notice.
     Scheduled,
+    /// Over the person's pace (see `pace`): told to slow down once, or dropped.
+    Paced,
     Other,
 }
 
@@ -128,6 +144,7 @@ impl Route {
             Route::Button => "button",
             Route::Dialogue => "dialogue",
             Route::Scheduled => "scheduled",
+            Route::Paced => "paced",
             Route::Other => "other",
         }
     }
@@ -848,6 +865,27 @@ impl Engine {
     fn store_trouble(&self, turn: &Turn) -> Outcome {
         let reply = self.trouble_reply(turn.locale);
         self.outcome(turn, vec![reply], Change::Keep, Route::Other)
+    }
+
+    /// "Your message was very long, so I read only the first part": for a text cut at
+    /// [`MAX_TEXT_CHARS`].
+    pub fn clipped_reply(&self, locale: Locale) -> Reply {
+        let limit = MAX_TEXT_CHARS.to_string();
+        plain(
+            self.content
+                .render(locale, Msg::TextClipped, &[("limit", &limit)]),
+        )
+    }
+
+    /// "You're sending messages faster than I can answer", with the emergency lines: for
+    /// a person over their pace, once per burst.
+    pub fn slow_down_reply(&self, locale: Locale) -> Reply {
+        let r = &self.settings.resources;
+        plain(self.content.render(
+            locale,
+            Msg::SlowDown,
+            &[("emergency", &r.emergency), ("lifeline", &r.lifeline)],
+        ))
     }
 
     /// "Something went wrong on my side", with the emergency lines: for a record that

@@ -17,6 +17,10 @@ pub struct Index {
     average: f64,
     /// One-deletion variants of every term, for typo look-ups.
     variants: HashMap<String, Vec<String>>,
+    /// The longest term's length in characters: a word more than one longer cannot be a
+    /// typo of any term, and is not taken apart (its deletions alone cost the square of
+    /// its length).
+    longest: usize,
 }
 
 /// How one document scored against a query.
@@ -58,11 +62,17 @@ impl Index {
             }
             variants.entry(term.clone()).or_default().push(term.clone());
         }
+        let longest = postings
+            .keys()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(0);
         Index {
             postings,
             lengths,
             average,
             variants,
+            longest,
         }
     }
 
@@ -80,7 +90,8 @@ impl Index {
         if self.postings.contains_key(term) {
             return Some(term);
         }
-        if term.chars().count() < TYPO_MIN_CHARS || term.contains('_') {
+        let length = term.chars().count();
+        if length < TYPO_MIN_CHARS || length > self.longest + 1 || term.contains('_') {
             return None;
         }
         let mut best: Option<&str> = None;

@@ -14,8 +14,8 @@
 //! - `due`: `<UTC millis, big-endian><person id><job tag>`, the scheduler's index. It
 //!   mirrors the `jobs` of each record exactly; both change in one transaction.
 //! - `members`: `<program id>\0<person id>`, who is in which program (same transaction).
-//! - `outbox`: `<priority><sequence>`, messages waiting to be sent, each sealed for its
-//!   person.
+//! - `outbox`: `[lane]<priority><person id><sequence>`, messages waiting to be sent, one
+//!   queue per priority and person, each sealed for its person.
 //! - `alerts`: `<id>`, alerts for the staff group, each sealed for its person.
 //! - `alert_words`: `<id>`, a crisis message's words for that alert, under a key of
 //!   their own (destroyed when the alert is posted).
@@ -52,7 +52,7 @@ pub use index::DueEntry;
 use keyfile::KeyFiles;
 pub use keyring::Rotation;
 use keyring::{INDEX_KEY, KEYS, open_with, seal_with};
-pub use outbox::{OutboxKey, Outgoing, Priority};
+pub use outbox::{OutboxKey, Outgoing, Priority, Recipient};
 
 /// sled's page cache. Bounded, so memory stays flat however many people are stored.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -213,6 +213,10 @@ impl Store {
             meta.insert(MIGRATED, &[][..])?;
             store.db.flush()?;
         }
+        let rekeyed = store.rekey_outbox()?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "moved queued messages into per-person queues");
+        }
         Ok(store)
     }
 
@@ -291,7 +295,7 @@ impl Store {
                 pending.insert(id);
                 ids.push(id);
                 queued.push((
-                    outbox::key(item, id),
+                    self.outbox_key(item, id),
                     self.seal_for(&item.user, OUTBOX, item)?,
                 ));
             }

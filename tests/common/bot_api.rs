@@ -473,6 +473,26 @@ impl Bot {
 
     /// `waypoint <global> run --data DIR <run>`.
     pub fn start_run(api: &BotApi, data: &std::path::Path, global: &[&str], run: &[&str]) -> Bot {
+        Bot::spawn(api, data, global, run, std::process::Stdio::inherit())
+    }
+
+    /// [`Bot::start_run`] with its log (warnings and errors) kept for [`Bot::stop_with_log`].
+    pub fn start_logged(
+        api: &BotApi,
+        data: &std::path::Path,
+        global: &[&str],
+        run: &[&str],
+    ) -> Bot {
+        Bot::spawn(api, data, global, run, std::process::Stdio::piped())
+    }
+
+    fn spawn(
+        api: &BotApi,
+        data: &std::path::Path,
+        global: &[&str],
+        run: &[&str],
+        log: std::process::Stdio,
+    ) -> Bot {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_waypoint"))
             .args(global)
             .args(["run", "--data"])
@@ -484,9 +504,22 @@ impl Bot {
             .env("TELOXIDE_API_URL", &api.url)
             .env("RUST_LOG", "warn")
             .stdin(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start waypoint run");
         Bot(child)
+    }
+
+    /// [`Bot::stop`], then the log of a bot started with [`Bot::start_logged`].
+    pub fn stop_with_log(mut self) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        let stderr = self.0.stderr.take();
+        let status = self.stop();
+        let mut log = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut log);
+        }
+        (status, log)
     }
 
     /// Resident memory of the process, in KiB (Linux).

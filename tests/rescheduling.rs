@@ -231,3 +231,374 @@ fn the_program_confirmation_names_the_zone_as_reminders_do() {
     );
     assert!(out.contains("Next session: today at 1:00 PM HST."), "{out}");
 }
+
+#[test]
+fn two_sessions_reminders_on_one_instant_both_go_out() {
+    // Tuesday 18:00 (2 h before: Tue 16:00) and Wednesday 16:00 (24 h before: Tue 16:00).
+    let config = r#"
+[[program]]
+id = "twice"
+name = "Group"
+timezone = "America/New_York"
+[[program.session]]
+cron = "0 18 * * TUE"
+[[program.session]]
+cron = "0 16 * * WED"
+"#;
+    let mut sim = Sim::new(
+        config,
+        "America/New_York",
+        Role::Participant("twice"),
+        utc("2026-11-30T05:00:00Z"),
+    );
+    sim.advance(utc("2026-12-01T21:00:00Z")).unwrap();
+    let at_16: Vec<_> = sim
+        .log
+        .iter()
+        .filter(|(at, _)| *at == utc("2026-12-01T21:00:00Z"))
+        .collect();
+    assert_eq!(at_16.len(), 2, "{:?}", sim.log);
+}
+
+// --- Properties: any sequence of clock jumps, restarts and zone changes ---------------
+
+use chrono::{Duration, NaiveDate};
+use proptest::prelude::*;
+use waypoint::engine::buttons::Action;
+use waypoint::engine::{Body, Change, ChatKind, Inbound, Stored, UserRecord};
+use waypoint::schedule::QuietHours;
+
+/// Programs for the properties: the example's two, and one at 01:30 and 02:30 Chicago
+/// time on Sundays, which meets both DST changes (1 November and 8 March 2026).
+const PROGRAMS: &str = r#"
+[[program]]
+id = "evening"
+name = "Evening group"
+timezone = "America/New_York"
+[[program.session]]
+cron = "0 18 * * MON,WED,THU"
+[[program]]
+id = "morning"
+name = "Morning group"
+timezone = "America/New_York"
+[[program.session]]
+cron = "30 9 * * TUE,FRI"
+[[program]]
+id = "late"
+name = "Late group"
+timezone = "America/Chicago"
+reminders = ["3h", "30m"]
+[[program.session]]
+cron = "30 1,2 * * SUN"
+"#;
+
+const ZONES: [&str; 6] = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Phoenix",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Participant(&'static str),
+    /// Discharged this many days before the start.
+    Alumnus(i64),
+}
+
+/// One person and an in-memory scheduler over the pure engine: every wake fires what is
+/// due, earliest first, exactly as `delivery::Scheduler` does with the store.
+struct Sim {
+    engine: Engine,
+    record: UserRecord,
+    now: DateTime<Utc>,
+    /// Whether the person has a record yet.
+    stored: bool,
+    /// When the person chose their program.
+    enrolled: DateTime<Utc>,
+    /// Everything sent: when, and what.
+    log: Vec<(DateTime<Utc>, Sent)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sent {
+    Reminder { session: DateTime<Utc>, lead: i64 },
+    Checkin(chrono::NaiveDateTime),
+    Milestone(NaiveDate, String),
+}
+
+impl Sim {
+    fn new(programs: &str, zone: &str, role: Role, now: DateTime<Utc>) -> Sim {
+        let config = Config::parse(Path::new("test.toml"), programs).unwrap();
+        let engine = Engine::new(common::content(), config.settings);
+        let mut sim = Sim {
+            engine,
+            record: UserRecord::new(Locale::En, now),
+            now,
+            stored: false,
+            enrolled: now,
+            log: Vec::new(),
+        };
+        sim.say(Body::Button("c:y:en".into()));
+        sim.say(Body::Button(format!("tz:{zone}")));
+        match role {
+            Role::Participant(program) => sim.say(Body::Button(format!("p:{program}"))),
+            Role::Alumnus(days) => {
+                let date = (now - Duration::days(days)).date_naive();
+                sim.say(Body::Text(format!("/_discharge {date}")));
+            }
+        }
+        sim
+    }
+
+    fn say(&mut self, body: Body) {
+        let inbound = Inbound {
+            user: UserKey::new(Channel::Terminal, "sim"),
+            at: self.now,
+            language: Some(Locale::En),
+            chat: ChatKind::Private,
+            body,
+            sender: None,
+        };
+        let stored = if self.stored {
+            Stored::Found(self.record.clone())
+        } else {
+            Stored::Nothing
+        };
+        if let Change::Save { record, .. } = self.engine.handle(&stored, &inbound).change {
+            self.record = record;
+            self.stored = true;
+        }
+    }
+
+    fn tz(&self) -> chrono_tz::Tz {
+        self.record.timezone.as_deref().unwrap().parse().unwrap()
+    }
+
+    /// Moves the clock to `to` and wakes the scheduler once there (what a restart, a
+    /// jump or a late scheduler looks like).
+    fn advance(&mut self, to: DateTime<Utc>) -> Result<(), TestCaseError> {
+        self.now = to;
+        self.wake()
+    }
+
+    fn wake(&mut self) -> Result<(), TestCaseError> {
+        let now = self.now;
+        for _ in 0..64 {
+            let Some(job) = self
+                .record
+                .jobs
+                .iter()
+                .filter(|j| j.at <= now)
+                .min_by_key(|j| j.at)
+                .cloned()
+            else {
+                return Ok(());
+            };
+            let before = self.record.clone();
+            let outcome = self.engine.fire(
+                &Stored::Found(before.clone()),
+                Channel::Terminal,
+                (job.kind.tag(), job.at),
+                &[],
+                now,
+            );
+            match outcome.change {
+                Change::Save { record, .. } => self.record = record,
+                _ => self.record.jobs.retain(|j| *j != job),
+            }
+            for reply in &outcome.replies {
+                let sent = self.identify(&before, reply)?;
+                prop_assert!(
+                    !self.log.iter().any(|(_, s)| *s == sent),
+                    "sent twice: {sent:?} at {now}; log {:?}",
+                    self.log
+                );
+                self.log.push((now, sent));
+            }
+        }
+        Err(TestCaseError::fail(format!(
+            "the scheduler never settled at {now}"
+        )))
+    }
+
+    /// What a reply was, by its identity. A reminder is known by its session and the
+    /// shortest lead it now covers, which must have come down: a reminder that covers
+    /// nothing new is a repeat.
+    fn identify(
+        &self,
+        before: &UserRecord,
+        reply: &waypoint::engine::Reply,
+    ) -> Result<Sent, TestCaseError> {
+        if let Some(Action::Rsvp { session, .. }) = reply
+            .buttons
+            .first()
+            .and_then(|row| row.first())
+            .and_then(|b| Action::decode(&b.data))
+        {
+            let session = DateTime::from_timestamp(session * 60, 0).unwrap();
+            let lead = |r: &UserRecord| {
+                r.reminded
+                    .iter()
+                    .find(|x| x.session == session)
+                    .map(|x| x.lead_minutes)
+            };
+            let (old, new) = (lead(before), lead(&self.record));
+            prop_assert!(
+                new.is_some() && old.is_none_or(|o| new < Some(o)),
+                "a reminder for {session} that covers nothing new ({old:?} -> {new:?})"
+            );
+            return Ok(Sent::Reminder {
+                session,
+                lead: new.unwrap_or_default(),
+            });
+        }
+        if reply.text.contains("How are you doing") {
+            let through = self.record.checkins_through;
+            prop_assert!(
+                through > before.checkins_through,
+                "a check-in with no new occurrence"
+            );
+            return Ok(Sent::Checkin(through.unwrap_or_default()));
+        }
+        if reply.text.contains("marks") {
+            let since = before.sober.as_ref().map(|s| s.since).unwrap_or_default();
+            return Ok(Sent::Milestone(since, reply.text.clone()));
+        }
+        Err(TestCaseError::fail(format!(
+            "unexpected message: {}",
+            reply.text
+        )))
+    }
+
+    /// After a wake: nothing left due, an active person always has a next message, and
+    /// every session still ahead whose reminder time has come (outside quiet hours) has
+    /// been reminded — with its latest reminder by then.
+    fn check(&self) -> Result<(), TestCaseError> {
+        let now = self.now;
+        prop_assert!(
+            self.record.jobs.iter().all(|j| j.at > now),
+            "left due: {:?}",
+            self.record.jobs
+        );
+        prop_assert!(!self.record.jobs.is_empty(), "nothing planned at {now}");
+        let Some(program) = self
+            .record
+            .program
+            .as_deref()
+            .and_then(|id| self.engine.settings().schedules.program(id))
+        else {
+            return Ok(());
+        };
+        if self.record.discharged_on.is_some() {
+            return Ok(());
+        }
+        let tz = self.tz();
+        let quiet = QuietHours::default();
+        if quiet.contains(tz, now) {
+            return Ok(());
+        }
+        let settled = self.enrolled + program.longest_lead().unwrap() + Duration::days(1);
+        for o in program
+            .sessions_after(now)
+            .take_while(|o| o.start < now + Duration::days(3))
+        {
+            if o.start <= settled {
+                continue;
+            }
+            let Some(latest) = program
+                .reminder_slots(tz, &quiet, o.start)
+                .into_iter()
+                .rfind(|s| s.at <= now)
+            else {
+                continue;
+            };
+            let covered = self.log.iter().any(|(_, s)| {
+                matches!(s, Sent::Reminder { session, lead } if *session == o.start && *lead <= latest.lead.num_minutes())
+            });
+            prop_assert!(
+                covered,
+                "the session at {} was not reminded (latest reminder due {}); log {:?}",
+                o.start,
+                latest.at,
+                self.log
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// The clock moves on and the scheduler wakes there: lag, a restart, downtime.
+    Jump(i64),
+    /// The person moves to another zone (and the scheduler wakes, as after any message).
+    Zone(usize),
+    /// The day count starts this many days ago.
+    Sober(i64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (1i64..=240).prop_map(Step::Jump),
+        3 => (240i64..=4000).prop_map(Step::Jump),
+        2 => (0usize..ZONES.len()).prop_map(Step::Zone),
+        1 => (0i64..=400).prop_map(Step::Sober),
+    ]
+}
+
+fn start() -> impl Strategy<Value = DateTime<Utc>> {
+    (
+        proptest::sample::select(vec![
+            "2026-10-27T12:00:00Z", // fall back on 1 November
+            "2026-03-03T12:00:00Z", // spring forward on 8 March
+            "2026-11-30T14:10:00Z",
+        ]),
+        0i64..(3 * 24 * 60),
+    )
+        .prop_map(|(s, m)| utc(s) + Duration::minutes(m))
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        proptest::sample::select(vec!["evening", "morning", "late"]).prop_map(Role::Participant),
+        (0i64..120).prop_map(Role::Alumnus),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_jumps_restarts_and_zone_changes_keep_the_schedule(
+        begin in start(),
+        zone in 0usize..ZONES.len(),
+        who in role(),
+        steps in proptest::collection::vec(step(), 1..30),
+    ) {
+        let mut sim = Sim::new(PROGRAMS, ZONES[zone], who, begin);
+        sim.wake()?;
+        sim.check()?;
+        for step in steps {
+            match step {
+                Step::Jump(minutes) => {
+                    let to = sim.now + Duration::minutes(minutes);
+                    sim.advance(to)?;
+                }
+                Step::Zone(z) => {
+                    sim.say(Body::Text("/timezone".into()));
+                    sim.say(Body::Button(format!("tz:{}", ZONES[z])));
+                    sim.wake()?;
+                }
+                Step::Sober(days) => {
+                    let date: NaiveDate = (sim.now.with_timezone(&sim.tz()) - Duration::days(days)).date_naive();
+                    sim.say(Body::Text(format!("/sober {date}")));
+                    sim.wake()?;
+                }
+            }
+            sim.check()?;
+        }
+    }
+}

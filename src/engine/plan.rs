@@ -136,8 +136,8 @@ impl Engine {
     }
 
     /// Reminders: of every session still ahead, the latest reminder whose time has passed
-    /// and that is not handled is owed (the earliest such across sessions goes first);
-    /// else the earliest reminder to come.
+    /// and that is not handled is owed, if it can still go before the session (the
+    /// earliest such across sessions goes first); else the earliest reminder to come.
     fn reminder_place(&self, record: &UserRecord, tz: Tz, now: DateTime<Utc>) -> Option<Place> {
         if record.discharged_on.is_some() {
             return None;
@@ -159,7 +159,12 @@ impl Engine {
                 .into_iter()
                 .filter(|slot| handled.is_none_or(|h| slot.lead < h))
                 .collect();
+            // A reminder found in quiet hours that cannot wait for the morning is not
+            // owed (in another zone it may be).
             if let Some(slot) = open.iter().rev().find(|s| s.at <= now)
+                && self
+                    .wait_until(tz, slot.at, now, None)
+                    .is_none_or(|morning| morning < slot.session)
                 && owed.is_none_or(|o| slot.at < o.at)
             {
                 owed = Some(*slot);
@@ -215,7 +220,8 @@ impl Engine {
         }))
     }
 
-    /// Milestones: today's, once its time has passed and it is not handled; else the next.
+    /// Milestones: today's, once its time has passed, if it is not handled and can still
+    /// go today; else the next.
     fn milestone_place(&self, record: &UserRecord, tz: Tz, now: DateTime<Utc>) -> Option<Place> {
         let sober = record.sober.as_ref()?;
         let schedules = &self.settings.schedules;
@@ -239,7 +245,13 @@ impl Engine {
             if at > now {
                 return Some(Place::Next(occurrence));
             }
-            if record.milestones_through.is_some() && at.with_timezone(&tz).date_naive() == today {
+            let deliverable = self
+                .wait_until(tz, at, now, None)
+                .is_none_or(|morning| useful(&occurrence.kind, at, tz, morning));
+            if record.milestones_through.is_some()
+                && at.with_timezone(&tz).date_naive() == today
+                && deliverable
+            {
                 return Some(Place::Owed(occurrence));
             }
             after = date;
@@ -307,10 +319,14 @@ impl Engine {
         };
         let tz = self.zone_of(record);
         let mut base = record.clone();
-        adopt_legacy(&mut base, &job, tz);
+        let legacy = adopt_legacy(&mut base, &job, tz, now);
         let active = !record.paused && !record.unreachable;
-        let owed = match self.place(&base, tag, tz, now) {
-            Some(Place::Owed(o)) if active => o,
+        let derived = || match self.place(&base, tag, tz, now) {
+            Some(Place::Owed(o)) => Some(o),
+            _ => None,
+        };
+        let owed = match legacy.or_else(derived) {
+            Some(o) if active => o,
             // Nothing of this kind is owed now (handled already, no longer useful, or
             // the person is paused): plan on.
             _ => return self.replanned(base, tag, Vec::new(), now),
@@ -711,16 +727,26 @@ fn reminder_handled(record: &UserRecord, session: DateTime<Utc>) -> Option<Durat
 }
 
 /// A record from before check-ins and milestones were recorded by identity: the job
-/// being fired says what was handled before it.
-fn adopt_legacy(record: &mut UserRecord, job: &Job, tz: Tz) {
+/// being fired says what was handled before it. A check-in job is then the check-in
+/// itself, owed as it always was, and everything up to now counts as handled after it.
+fn adopt_legacy(
+    record: &mut UserRecord,
+    job: &Job,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Option<Occurrence> {
     match job.kind {
-        JobKind::Checkin if record.checkins_through.is_none() => {
-            let wall = job.at.with_timezone(&tz).naive_local();
-            record.checkins_through = Some(wall - Duration::seconds(1));
+        JobKind::Checkin if record.checkins_through.is_none() && record.discharged_on.is_some() => {
+            Some(Occurrence {
+                at: job.at,
+                kind: JobKind::Checkin,
+                identity: Identity::Checkin(now.with_timezone(&tz).naive_local()),
+            })
         }
         JobKind::Milestone { date, .. } if record.milestones_through.is_none() => {
             record.milestones_through = date.pred_opt();
+            None
         }
-        _ => {}
+        _ => None,
     }
 }

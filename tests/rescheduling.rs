@@ -602,3 +602,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sessions_on_dst_change_nights_are_reminded_once_each() {
+    // 01:30 and 02:30 on Sunday, Chicago: on 1 November 01:30 happens twice, on 8 March
+    // 02:30 does not happen (the session is at 03:00). Reminders 3 h and 30 min before
+    // all fall in quiet hours, so each session gets one, at 20:59 on Saturday.
+    for (from, to) in [
+        ("2026-10-31T12:00:00Z", "2026-11-01T12:00:00Z"),
+        ("2026-03-07T12:00:00Z", "2026-03-08T12:00:00Z"),
+    ] {
+        let mut sim = Sim::new(
+            PROGRAMS,
+            "America/Chicago",
+            Role::Participant("late"),
+            utc(from),
+        );
+        while sim.now < utc(to) {
+            let next = sim.now + Duration::minutes(10);
+            sim.advance(next).unwrap();
+            sim.check().unwrap();
+        }
+        let sessions: Vec<DateTime<Utc>> = sim
+            .log
+            .iter()
+            .map(|(_, sent)| match sent {
+                Sent::Reminder { session, .. } => *session,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sessions.len(), 2, "{from}: {:?}", sim.log);
+        assert_ne!(sessions[0], sessions[1], "{from}: {:?}", sim.log);
+    }
+}

@@ -363,3 +363,29 @@ fn the_last_occurrence_mirrors_the_next_across_dst() {
         None
     );
 }
+
+#[test]
+fn reminders_and_quiet_hours_on_dst_change_days() {
+    let p = program(&["0 9 * * SUN"], &["24h", "2h"]);
+    // Spring forward (Sunday 8 March 2026): 24 h before 09:00 EDT is 08:00 EST on
+    // Saturday, outside quiet hours; 2 h before is 07:00 EDT, quiet, so 08:00 EDT.
+    let got = reminders(&p, New_York, "2026-03-06T00:00:00Z", "2026-03-09T00:00:00Z");
+    assert_eq!(got, ["Sat 08:00 -> Sun 09:00", "Sun 08:00 -> Sun 09:00"]);
+    // Fall back (Sunday 1 November 2026): 24 h before 09:00 EST is 10:00 EDT on Saturday.
+    let got = reminders(&p, New_York, "2026-10-30T00:00:00Z", "2026-11-02T00:00:00Z");
+    assert_eq!(got, ["Sat 10:00 -> Sun 09:00", "Sun 08:00 -> Sun 09:00"]);
+    // Quiet hours end at 08:00 local on both days, whatever the offset did overnight.
+    let q = QuietHours::default();
+    assert_eq!(
+        q.end_after(New_York, utc("2026-03-08T06:30:00Z")), // 01:30 EST
+        utc("2026-03-08T12:00:00Z")                         // 08:00 EDT
+    );
+    assert_eq!(
+        q.end_after(New_York, utc("2026-11-01T05:30:00Z")), // 01:30 EDT
+        utc("2026-11-01T13:00:00Z")                         // 08:00 EST
+    );
+    // Both 01:30s of the repeated hour are quiet; 21:00 starts them on either evening.
+    assert!(q.contains(New_York, utc("2026-11-01T06:30:00Z"))); // 01:30 EST
+    assert!(q.contains(New_York, utc("2026-03-09T01:00:00Z"))); // 21:00 EDT
+    assert!(!q.contains(New_York, utc("2026-11-02T01:59:00Z"))); // 20:59 EST
+}

@@ -316,6 +316,8 @@ struct Sim {
     now: DateTime<Utc>,
     /// Whether the person has a record yet.
     stored: bool,
+    /// The channel scheduled messages go out on (texting limits apply to SMS).
+    channel: Channel,
     /// When the person chose their program.
     enrolled: DateTime<Utc>,
     /// Everything sent: when, and what.
@@ -338,6 +340,7 @@ impl Sim {
             record: UserRecord::new(Locale::En, now),
             now,
             stored: false,
+            channel: Channel::Terminal,
             enrolled: now,
             log: Vec::new(),
         };
@@ -400,7 +403,7 @@ impl Sim {
             let before = self.record.clone();
             let outcome = self.engine.fire(
                 &Stored::Found(before.clone()),
-                Channel::Terminal,
+                self.channel,
                 (job.kind.tag(), job.at),
                 &[],
                 now,
@@ -634,4 +637,30 @@ fn sessions_on_dst_change_nights_are_reminded_once_each() {
         assert_eq!(sessions.len(), 2, "{from}: {:?}", sim.log);
         assert_ne!(sessions[0], sessions[1], "{from}: {:?}", sim.log);
     }
+}
+
+#[test]
+fn a_missed_check_in_keeps_to_the_texting_caps_on_return() {
+    // Discharged on Wednesday 2 December; down until 08:05 on Wednesday 9 December, when
+    // a scheduled text already went out today (one a day): the missed check-in waits
+    // for tomorrow's window, and then the latest (that evening's) goes, once.
+    let mut sim = Sim::new(
+        PROGRAMS,
+        "America/New_York",
+        Role::Alumnus(0),
+        utc("2026-12-02T12:00:00Z"),
+    );
+    sim.channel = Channel::Sms;
+    sim.record.texted = vec![utc("2026-12-09T13:00:00Z")];
+    sim.advance(utc("2026-12-09T13:05:00Z")).unwrap();
+    assert!(sim.log.is_empty(), "{:?}", sim.log);
+    while sim.now < utc("2026-12-11T12:00:00Z") {
+        let next = sim.now + Duration::minutes(30);
+        sim.advance(next).unwrap();
+    }
+    let sent: Vec<_> = sim.log.iter().map(|(at, _)| *at).collect();
+    assert_eq!(sent, [utc("2026-12-10T13:05:00Z")], "{:?}", sim.log);
+    assert!(
+        matches!(sim.log[0].1, Sent::Checkin(wall) if wall.to_string() == "2026-12-09 17:00:00")
+    );
 }

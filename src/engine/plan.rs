@@ -717,7 +717,8 @@ fn reminder_handled(record: &UserRecord, session: DateTime<Utc>) -> Option<Durat
         .reminded
         .iter()
         .find(|r| r.session == session)
-        .map(|r| Duration::minutes(r.lead_minutes))
+        // A stored value out of range covers everything rather than panicking.
+        .map(|r| Duration::try_minutes(r.lead_minutes).unwrap_or_else(Duration::zero))
         .or_else(|| {
             record
                 .notified

@@ -151,20 +151,25 @@ fn program(sessions: &[&str], reminders: &[&str]) -> Program {
 /// Every reminder slot in [from, to) as "local send time -> local session time".
 fn reminders(p: &Program, tz: Tz, from: &str, to: &str) -> Vec<String> {
     let q = QuietHours::default();
-    let (mut t, end) = (utc(from), utc(to));
-    let mut out = Vec::new();
-    while let Some(slot) = p.next_reminder(tz, &q, t) {
-        if slot.at >= end {
-            break;
-        }
-        out.push(format!(
-            "{} -> {}",
-            slot.at.with_timezone(&tz).format("%a %H:%M"),
-            slot.session.with_timezone(&tz).format("%a %H:%M")
-        ));
-        t = slot.at;
-    }
-    out
+    let (from, to) = (utc(from), utc(to));
+    let horizon = to + p.longest_lead().unwrap() + Duration::days(1);
+    let mut slots: Vec<_> = p
+        .sessions_after(from)
+        .take_while(|o| o.start <= horizon)
+        .flat_map(|o| p.reminder_slots(tz, &q, o.start))
+        .filter(|s| from <= s.at && s.at < to)
+        .collect();
+    slots.sort_by_key(|s| (s.at, s.session));
+    slots
+        .iter()
+        .map(|slot| {
+            format!(
+                "{} -> {}",
+                slot.at.with_timezone(&tz).format("%a %H:%M"),
+                slot.session.with_timezone(&tz).format("%a %H:%M")
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -301,8 +306,9 @@ fn durations_and_neutral_names() {
 }
 
 #[test]
-fn two_sessions_reminders_on_one_instant_both_go_out() {
-    // Tuesday 18:00 (2 h before: Tue 16:00) and Wednesday 16:00 (24 h before: Tue 16:00).
+fn two_sessions_reminders_can_fall_on_one_instant() {
+    // Tuesday 18:00 (2 h before: Tue 16:00) and Wednesday 16:00 (24 h before: Tue 16:00):
+    // each session keeps its own reminder (tests/rescheduling.rs sends both).
     let p = program(&["0 18 * * TUE", "0 16 * * WED"], &["24h", "2h"]);
     let got = reminders(&p, New_York, "2026-11-30T00:00:00Z", "2026-12-03T00:00:00Z");
     assert_eq!(
@@ -310,7 +316,7 @@ fn two_sessions_reminders_on_one_instant_both_go_out() {
         [
             "Mon 18:00 -> Tue 18:00",
             "Tue 16:00 -> Tue 18:00",
-            "Tue 16:01 -> Wed 16:00",
+            "Tue 16:00 -> Wed 16:00",
             "Wed 14:00 -> Wed 16:00",
         ]
     );
@@ -330,4 +336,72 @@ fn durations_never_overflow_and_stop_at_ten_years() {
     }
     assert_eq!(parse_duration("3650d").unwrap(), Duration::days(3650));
     assert!(parse_duration("d").is_err());
+}
+
+#[test]
+fn merged_reminders_cover_every_lead_they_absorb() {
+    // 24 h and 23 h 30 m land within the hour: one reminder, covering down to 23 h 30 m.
+    let p = program(&["0 18 * * TUE"], &["24h", "23h30m", "2h"]);
+    let start = utc("2026-12-01T23:00:00Z");
+    let slots = p.reminder_slots(New_York, &QuietHours::default(), start);
+    let leads: Vec<i64> = slots.iter().map(|s| s.lead.num_minutes()).collect();
+    assert_eq!(leads, [23 * 60 + 30, 120]);
+}
+
+#[test]
+fn the_last_occurrence_mirrors_the_next_across_dst() {
+    // 01:30 daily in New York: on fall-back day (1 November 2026) the first 01:30 is the
+    // one; on spring-forward day (8 March 2026) 02:30 does not exist, so 03:00.
+    let r = Recurrence::parse("30 1 * * *").unwrap();
+    let last = r
+        .last_at_or_before(New_York, utc("2026-11-01T07:00:00Z"))
+        .unwrap();
+    assert_eq!(last, utc("2026-11-01T05:30:00Z"));
+    let r = Recurrence::parse("30 2 * * *").unwrap();
+    let last = r
+        .last_at_or_before(New_York, utc("2026-03-08T12:00:00Z"))
+        .unwrap();
+    assert_eq!(last, utc("2026-03-08T07:00:00Z"));
+    assert_eq!(
+        r.next_after(New_York, utc("2026-03-08T06:00:00Z")),
+        Some(last)
+    );
+    // And the ladder's: the last check-in at or before a moment, within its phases.
+    let ladder = Ladder::standard();
+    let discharged = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let at = utc("2026-12-10T12:00:00Z");
+    assert_eq!(
+        ladder.last_checkin(New_York, discharged, at),
+        Some(utc("2026-12-09T22:00:00Z"))
+    );
+    assert_eq!(
+        ladder.last_checkin(New_York, discharged, utc("2026-12-02T21:59:00Z")),
+        None
+    );
+}
+
+#[test]
+fn reminders_and_quiet_hours_on_dst_change_days() {
+    let p = program(&["0 9 * * SUN"], &["24h", "2h"]);
+    // Spring forward (Sunday 8 March 2026): 24 h before 09:00 EDT is 08:00 EST on
+    // Saturday, outside quiet hours; 2 h before is 07:00 EDT, quiet, so 08:00 EDT.
+    let got = reminders(&p, New_York, "2026-03-06T00:00:00Z", "2026-03-09T00:00:00Z");
+    assert_eq!(got, ["Sat 08:00 -> Sun 09:00", "Sun 08:00 -> Sun 09:00"]);
+    // Fall back (Sunday 1 November 2026): 24 h before 09:00 EST is 10:00 EDT on Saturday.
+    let got = reminders(&p, New_York, "2026-10-30T00:00:00Z", "2026-11-02T00:00:00Z");
+    assert_eq!(got, ["Sat 10:00 -> Sun 09:00", "Sun 08:00 -> Sun 09:00"]);
+    // Quiet hours end at 08:00 local on both days, whatever the offset did overnight.
+    let q = QuietHours::default();
+    assert_eq!(
+        q.end_after(New_York, utc("2026-03-08T06:30:00Z")), // 01:30 EST
+        utc("2026-03-08T12:00:00Z")                         // 08:00 EDT
+    );
+    assert_eq!(
+        q.end_after(New_York, utc("2026-11-01T05:30:00Z")), // 01:30 EDT
+        utc("2026-11-01T13:00:00Z")                         // 08:00 EST
+    );
+    // Both 01:30s of the repeated hour are quiet; 21:00 starts them on either evening.
+    assert!(q.contains(New_York, utc("2026-11-01T06:30:00Z"))); // 01:30 EST
+    assert!(q.contains(New_York, utc("2026-03-09T01:00:00Z"))); // 21:00 EDT
+    assert!(!q.contains(New_York, utc("2026-11-02T01:59:00Z"))); // 20:59 EST
 }

@@ -431,21 +431,34 @@ fn a_spanish_speaker_gets_the_reminder_in_spanish_with_a_24_hour_clock() {
 }
 
 #[test]
-fn a_message_found_late_in_someones_night_waits_for_the_morning() {
+fn a_milestone_found_late_in_someones_night_is_not_sent_on_another_day() {
     let b = Bench::new();
     b.enroll(&ana(), utc("2026-11-30T14:00:00Z"), "America/New_York");
     b.text(&ana(), utc("2026-11-30T14:00:00Z"), "/sober 2026-11-24");
-    // Day 7's congratulation is due at 10:00 on 1 December; the bot is down until 02:30
-    // on 2 December, New York time: not then, but at 08:00.
+    // Day 7's congratulation ("today marks day 7") is due at 10:00 on 1 December; the
+    // bot is down until 02:30 on 2 December, New York time: not in the night, and not
+    // the next morning either, when it would no longer be true.
     let night = b.deliver(utc("2026-12-02T07:30:00Z"));
-    assert!(
-        night.iter().all(|s| !s.reply.text.contains("day 7")),
-        "{night:?}"
-    );
     let morning = b.deliver(utc("2026-12-02T13:00:00Z"));
     assert!(
-        morning.iter().any(|s| s.reply.text.contains("day 7")),
-        "{morning:?}"
+        night
+            .iter()
+            .chain(&morning)
+            .all(|s| !s.reply.text.contains("day 7")),
+        "{night:?} {morning:?}"
+    );
+    // The next one is still planned.
+    let record = b.record(&ana());
+    assert!(
+        record.jobs.iter().any(|j| matches!(
+            j.kind,
+            waypoint::engine::JobKind::Milestone {
+                mark: waypoint::schedule::Mark::Days(30),
+                ..
+            }
+        )),
+        "{:?}",
+        record.jobs
     );
 }
 

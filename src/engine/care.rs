@@ -35,10 +35,27 @@ impl Engine {
         self.settings.schedules.program(record.program.as_deref()?)
     }
 
-    /// "6:00 PM", with the zone's abbreviation when it is not the person's own.
+    /// "6:00 PM" on the person's clock (`tz`).
     pub(super) fn time_text(&self, locale: Locale, at: DateTime<Utc>, tz: Tz) -> String {
         let format = self.content.text(locale, Msg::TimeFormat);
         at.with_timezone(&tz).format(format).to_string()
+    }
+
+    /// A session's time on the person's clock, with their zone's abbreviation ("1:00 PM
+    /// HST") when the program keeps another zone's time, so it cannot be misread as the
+    /// clinic's. The same in the confirmation, reminders and notices.
+    pub(super) fn session_time_text(
+        &self,
+        locale: Locale,
+        session: DateTime<Utc>,
+        tz: Tz,
+        program: &crate::schedule::Program,
+    ) -> String {
+        let mut time = self.time_text(locale, session, tz);
+        if tz != program.timezone {
+            time.push_str(&session.with_timezone(&tz).format(" %Z").to_string());
+        }
+        time
     }
 
     pub(super) fn date_text(&self, locale: Locale, date: NaiveDate) -> String {
@@ -151,13 +168,15 @@ impl Engine {
                 &[
                     ("name", &program.name),
                     ("when", &self.when_text(locale, start, now, tz)),
-                    ("time", &self.time_text(locale, start, tz)),
+                    ("time", &self.session_time_text(locale, start, tz, program)),
                 ],
             ),
             None => self
                 .content
                 .render(locale, Msg::ProgramSetNoNext, &[("name", &program.name)]),
         };
+        // Reminders whose time came before joining are not owed.
+        self.pass_over_owed_reminders(&mut next, now);
         self.saved(turn, next, vec![plain(text)], Route::Button)
     }
 
@@ -411,6 +430,7 @@ impl Engine {
         let mut next = record.clone();
         next.discharged_on = Some(date);
         let tz = self.zone_of(&next);
+        start_checkins(&mut next, tz, now);
         let first = self
             .settings
             .schedules
@@ -450,6 +470,7 @@ impl Engine {
         if args.eq_ignore_ascii_case("off") {
             let mut next = record.clone();
             next.sober = None;
+            next.milestones_through = None;
             return self.saved(
                 turn,
                 next,
@@ -509,6 +530,14 @@ impl Engine {
                 )
             }
         };
+        // Milestones already past (today's too, once its time has come) are not owed; the
+        // same date again keeps what was congratulated.
+        let kept = record
+            .sober
+            .as_ref()
+            .filter(|s| s.since == date)
+            .and(record.milestones_through);
+        next.milestones_through = self.milestones_start(&next, turn.inbound.at).max(kept);
         self.saved(turn, next, vec![plain(reply)], Route::Command)
     }
 
@@ -557,10 +586,17 @@ impl Engine {
         record.program = Some(program.id.clone());
         // Enrolled through the clinic: there is a care team to alert.
         record.care_team_consent = true;
-        record.discharged_on = match role {
-            Role::Participant => None,
-            Role::Alumnus => Some(at.with_timezone(&self.zone_of(record)).date_naive()),
-        };
+        let tz = self.zone_of(record);
+        match role {
+            Role::Participant => {
+                record.discharged_on = None;
+                self.pass_over_owed_reminders(record, at);
+            }
+            Role::Alumnus => {
+                record.discharged_on = Some(at.with_timezone(&tz).date_naive());
+                start_checkins(record, tz, at);
+            }
+        }
         Some(program.name.clone())
     }
 
@@ -674,6 +710,12 @@ pub(super) fn invite_problem(status: &InviteStatus) -> Msg {
             Msg::InviteUnknown
         }
     }
+}
+
+/// The check-in ladder starts at `now`: the check-ins it had before are not owed.
+fn start_checkins(record: &mut UserRecord, tz: Tz, now: DateTime<Utc>) {
+    let wall = now.with_timezone(&tz).naive_local();
+    record.checkins_through = Some(record.checkins_through.map_or(wall, |t| t.max(wall)));
 }
 
 /// Files the open check-in in the history; one with no answer at all counts as missed.

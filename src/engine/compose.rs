@@ -211,7 +211,14 @@ impl Engine {
                 Some(last) => format!(
                     "{} (latest: {} {}, {})",
                     record.held.len(),
-                    last.what,
+                    self.content.text(
+                        locale,
+                        match last.what.as_str() {
+                            "reminder" => Msg::JobReminder,
+                            "milestone" => Msg::JobMilestone,
+                            _ => Msg::JobCheckin,
+                        }
+                    ),
                     last.at.format("%Y-%m-%d"),
                     last.reason.name()
                 ),
@@ -260,11 +267,14 @@ impl Engine {
                 .jobs
                 .iter()
                 .map(|job| {
-                    let kind = match job.kind {
-                        super::JobKind::Reminder { .. } => "reminder",
-                        super::JobKind::Checkin => "check-in",
-                        super::JobKind::Milestone { .. } => "milestone",
-                    };
+                    let kind = self.content.text(
+                        locale,
+                        match job.kind {
+                            super::JobKind::Reminder { .. } => Msg::JobReminder,
+                            super::JobKind::Checkin => Msg::JobCheckin,
+                            super::JobKind::Milestone { .. } => Msg::JobMilestone,
+                        },
+                    );
                     format!("{kind} {}", job.at.format("%Y-%m-%d %H:%M UTC"))
                 })
                 .collect::<Vec<_>>()

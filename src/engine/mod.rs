@@ -28,7 +28,7 @@ use crate::safety::{Assessment, Layers, Request};
 use crate::schedule::Schedules;
 use crate::user::UserKey;
 use buttons::Action;
-pub use plan::LATE_LIMIT;
+pub use plan::LAG_GRACE;
 pub use state::{Dialogue, Job, JobKind, OutreachReason, OutreachRequest, UserRecord};
 pub use texting::Keyword;
 

@@ -1,6 +1,6 @@
 //! What Waypoint keeps about a person who has agreed to it — and nothing else.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::locale::Locale;
@@ -57,6 +57,21 @@ pub struct UserRecord {
     /// Recent sessions this person was reminded of, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notified: Vec<DateTime<Utc>>,
+    /// Recent sessions whose reminders are handled (sent, or passed over because they
+    /// could no longer be useful), with the shortest lead time handled: the schedule owes
+    /// only the session's reminders with shorter leads. Kept apart from `notified` (what
+    /// was sent), which staff reports count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminded: Vec<Reminded>,
+    /// The ladder check-in (by its local wall time) up to which check-ins are handled:
+    /// later ones are owed. Set at discharge to that moment. `None` (records from before
+    /// it existed) plans only forward until the first check-in fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkins_through: Option<NaiveDateTime>,
+    /// The local date up to which the day count's milestones are handled (congratulated,
+    /// or already past when the count was set). Reset with a new count. `None` as above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestones_through: Option<NaiveDate>,
     /// Recent sessions this person was told were cancelled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cancel_notices: Vec<DateTime<Utc>>,
@@ -101,6 +116,9 @@ impl UserRecord {
             escalations: Vec::new(),
             notified: Vec::new(),
             cancel_notices: Vec::new(),
+            reminded: Vec::new(),
+            checkins_through: None,
+            milestones_through: None,
             alias: None,
             share_crisis_text: false,
             jobs: Vec::new(),
@@ -143,6 +161,14 @@ pub fn push_bounded<T>(list: &mut Vec<T>, item: T) {
         let excess = list.len() - HISTORY;
         list.drain(..excess);
     }
+}
+
+/// The reminders of one session that are handled: every one whose lead time is at least
+/// `lead_minutes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminded {
+    pub session: DateTime<Utc>,
+    pub lead_minutes: i64,
 }
 
 /// A person's answer to a session reminder.

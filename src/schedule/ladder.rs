@@ -93,4 +93,34 @@ impl Ladder {
         }
         None
     }
+
+    /// The last check-in at or before `at` (the mirror of [`Ladder::next_checkin`]), if
+    /// any came since discharge.
+    pub fn last_checkin(
+        &self,
+        tz: Tz,
+        discharged: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let midnight = |day: u32| {
+            let date = discharged + Duration::days(i64::from(day));
+            resolve_wall(tz, date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        };
+        let mut windows = Vec::with_capacity(self.phases.len());
+        let mut from = 0;
+        for phase in &self.phases {
+            windows.push((midnight(from), phase.until_day.map(midnight), phase));
+            from = phase.until_day.unwrap_or(from);
+        }
+        windows.into_iter().rev().find_map(|(start, end, phase)| {
+            if at < start {
+                return None;
+            }
+            let probe = end.map_or(at, |end| at.min(end - Duration::seconds(1)));
+            phase
+                .recurrence
+                .last_at_or_before(tz, probe)
+                .filter(|&t| t >= start)
+        })
+    }
 }

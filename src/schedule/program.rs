@@ -9,9 +9,6 @@ use chrono_tz::Tz;
 use super::quiet::QuietHours;
 use super::recurrence::Recurrence;
 
-/// How far a reminder moves when another session's falls on the same instant.
-const TIE_STEP: Duration = Duration::minutes(1);
-
 /// Two reminders of one session closer than this (after quiet hours moved them) are one.
 const REMINDER_MERGE: Duration = Duration::minutes(60);
 
@@ -44,11 +41,16 @@ pub struct Occurrence<'a> {
     pub session: &'a Session,
 }
 
-/// A reminder to send: when, and for the session starting when.
+/// A reminder to send: when, for the session starting when, and which of the program's
+/// lead times it stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReminderSlot {
     pub at: DateTime<Utc>,
     pub session: DateTime<Utc>,
+    /// The shortest lead time this reminder covers (two merged into one cover both): its
+    /// identity within the session, the same in every time zone. Once it is sent (or
+    /// passed over), only reminders with shorter leads remain for that session.
+    pub lead: Duration,
 }
 
 impl Program {
@@ -91,77 +93,51 @@ impl Program {
             .contains(&start.with_timezone(&self.timezone).date_naive())
     }
 
-    /// The next reminder strictly after `after` for someone living in `tz`, quiet hours
-    /// applied (see [`QuietHours::place_reminder`]). Reminders for cancelled sessions are
-    /// included: they become the cancellation notice.
-    pub fn next_reminder(
-        &self,
-        tz: Tz,
-        quiet: &QuietHours,
-        after: DateTime<Utc>,
-    ) -> Option<ReminderSlot> {
-        let longest = self.reminders.iter().copied().max()?;
-        // A later session's early reminder can come before an earlier session's late one,
-        // so look at every session whose reminders could fall before the first found.
-        let horizon = after + longest + Duration::days(1);
-        let mut best: Option<ReminderSlot> = None;
+    /// Sessions starting strictly after `after`, in order.
+    pub fn sessions_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = Occurrence<'_>> {
         let mut cursor = after;
-        // Reminder times already taken by earlier sessions: two sessions' reminders that
-        // fall on one instant would share a job slot, and the second would be skipped once
-        // the first fired; the later session's moves a minute on instead. Sessions are seen
-        // in order from any `after` before them, so the move is the same at every look.
-        let mut taken: Vec<DateTime<Utc>> = Vec::new();
-        for _ in 0..64 {
-            let Some(occurrence) = self.next_session(cursor) else {
-                break;
-            };
-            if occurrence.start > horizon && best.is_some() {
-                break;
-            }
-            let times: Vec<DateTime<Utc>> = self
-                .reminder_times(tz, quiet, occurrence.start)
-                .map(|mut t| {
-                    while taken.contains(&t) {
-                        t += TIE_STEP;
-                    }
-                    t
-                })
-                .collect();
-            taken.extend(&times);
-            if let Some(at) = times.into_iter().find(|&t| t > after)
-                && best.is_none_or(|b| at < b.at)
-            {
-                best = Some(ReminderSlot {
-                    at,
-                    session: occurrence.start,
-                });
-            }
-            cursor = occurrence.start;
-        }
-        best
+        std::iter::from_fn(move || {
+            let o = self.next_session(cursor)?;
+            cursor = o.start;
+            Some(o)
+        })
     }
 
-    /// A session's reminder times, in order, after quiet hours and merging.
-    fn reminder_times(
+    /// The longest lead time: no reminder of a session comes earlier than this (plus the
+    /// length of the quiet hours it may be moved back across) before it.
+    pub fn longest_lead(&self) -> Option<Duration> {
+        self.reminders.iter().copied().max()
+    }
+
+    /// One session's reminders for someone living in `tz`, in time order: each lead time
+    /// placed around the quiet hours (see [`QuietHours::place_reminder`]), and two that
+    /// land within [`REMINDER_MERGE`] of each other merged into the earlier, which then
+    /// covers both. Reminders of cancelled sessions are included: they become the notice.
+    pub fn reminder_slots(
         &self,
         tz: Tz,
         quiet: &QuietHours,
         start: DateTime<Utc>,
-    ) -> impl Iterator<Item = DateTime<Utc>> {
-        let mut times: Vec<DateTime<Utc>> = self
+    ) -> Vec<ReminderSlot> {
+        let mut placed: Vec<(DateTime<Utc>, Duration)> = self
             .reminders
             .iter()
-            .map(|lead| quiet.place_reminder(tz, start - *lead, start))
-            .filter(|&t| t < start)
+            .map(|lead| (quiet.place_reminder(tz, start - *lead, start), *lead))
+            .filter(|(t, _)| *t < start)
             .collect();
-        times.sort();
-        let mut kept: Vec<DateTime<Utc>> = Vec::with_capacity(times.len());
-        for t in times {
-            if kept.last().is_none_or(|&last| t - last >= REMINDER_MERGE) {
-                kept.push(t);
+        placed.sort();
+        let mut kept: Vec<ReminderSlot> = Vec::with_capacity(placed.len());
+        for (at, lead) in placed {
+            match kept.last_mut() {
+                Some(last) if at - last.at < REMINDER_MERGE => last.lead = last.lead.min(lead),
+                _ => kept.push(ReminderSlot {
+                    at,
+                    session: start,
+                    lead,
+                }),
             }
         }
-        kept.into_iter()
+        kept
     }
 }
 

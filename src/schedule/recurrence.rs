@@ -68,6 +68,17 @@ impl Recurrence {
             .map(|w| resolve_wall(tz, w.naive_utc()))
             .find(|&t| t > after)
     }
+    /// The last occurrence at or before `at`, with `tz`'s wall clock (the mirror of
+    /// [`Recurrence::next_after`]).
+    pub fn last_at_or_before(&self, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let wall = at.with_timezone(&tz).naive_local();
+        let start = (wall + Duration::hours(3)).and_utc();
+        self.schedule
+            .after(&start)
+            .rev()
+            .map(|w| resolve_wall(tz, w.naive_utc()))
+            .find(|&t| t <= at)
+    }
 }
 
 /// The instant a wall time names in `tz`: the earlier of two in a repeated hour, the end

@@ -91,6 +91,13 @@ impl Bench {
         assert!(reply[0].contains("Evening group"), "{reply:?}");
     }
 
+    /// Gives `user` the care-team consent an invite gives, so their answers reach staff.
+    fn with_care_team(&self, user: &UserKey) {
+        let mut record = self.record(user);
+        record.care_team_consent = true;
+        self.store.save(user, &record, true).unwrap();
+    }
+
     /// Runs the scheduler at `now` and takes every queued message (as a channel would).
     fn deliver(&self, now: DateTime<Utc>) -> Vec<Outgoing> {
         self.scheduler.run_due(now).unwrap();
@@ -118,6 +125,7 @@ fn a_reminder_arrives_once_with_rsvp_buttons_and_the_answer_is_kept() {
     let b = Bench::new();
     let monday_morning = utc("2026-11-30T14:00:00Z"); // 09:00 EST
     b.enroll(&ana(), monday_morning, "America/New_York");
+    b.with_care_team(&ana());
     assert!(
         b.deliver(utc("2026-11-30T20:59:00Z")).is_empty(),
         "nothing before 15:59 EST"
@@ -324,6 +332,7 @@ fn alumni_get_check_ins_and_worrying_or_missing_answers_are_escalated() {
     let b = Bench::new();
     let now = utc("2026-11-30T14:00:00Z");
     b.enroll(&ana(), now, "America/New_York");
+    b.with_care_team(&ana());
     // Discharge is terminal-only until the staff tools: over Telegram it is unknown.
     let reply = b.text(&ana(), now, "/_discharge 2026-11-30");
     assert!(reply[0].contains("don't know that command"), "{reply:?}");

@@ -93,8 +93,39 @@ fn privacy_shows_exactly_what_is_stored() {
         < chat: tg:4242
         < language: English
         < time zone: America/Denver
-        < agreed to this on: 2026-11-24 15:00 UTC
+        < agreed to this on: 2026-11-24 8:00 AM
         < reminders and check-ins: on
+        < Your program
+        < next scheduled messages: none
+        < no one at a clinic sees anything you send here
+        ! open question
+        ! UTC
+        ",
+    );
+}
+
+#[test]
+fn privacy_for_someone_with_a_care_team_lists_what_staff_see_in_their_zone() {
+    let mut c = Conversation::new();
+    c.check("> /start\n* I agree\n* Denver (Mountain)");
+    let Stored::Found(mut record) = c.store.load(&c.user).unwrap() else {
+        panic!("enrolled")
+    };
+    record.care_team_consent = true;
+    record.program = Some("evening".into());
+    record.alias = Some("Jo".into());
+    c.store.save(&c.user, &record, true).unwrap();
+    c.check(
+        "
+        > i want to end my life
+        * Yes, let them know
+        > /privacy
+        < Your care team
+        < the name they see: Jo
+        < they also see your words: No
+        < things noted for them to follow up: 2
+        < your requests for them to reach out: 2026-11-24 8:00 AM (after a crisis message)
+        ! no one at a clinic
         ",
     );
 }

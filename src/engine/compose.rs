@@ -166,87 +166,71 @@ impl Engine {
         }
     }
 
-    /// Everything stored about the person, read from the record the store returned.
+    /// Everything stored about the person, read from the record the store returned, in
+    /// sections (about you, your program, your care team, texting), times in their zone.
     pub(super) fn privacy(&self, turn: &Turn, record: &UserRecord) -> Reply {
         let locale = record.locale;
         let text = |msg| self.content.text(locale, msg).to_string();
+        let tz = self.zone_of(record);
         let channel = turn.inbound.user.to_string();
         let timezone = record
             .timezone
             .clone()
             .unwrap_or_else(|| text(Msg::PrivacyNotSet));
-        let consented = record.consented_at.format("%Y-%m-%d %H:%M UTC").to_string();
         let reminders = text(if record.paused {
             Msg::RemindersOff
         } else {
             Msg::RemindersOn
         });
-        let dialogue = match record.dialogue {
-            Dialogue::Idle => "-",
-            Dialogue::AwaitingTimezone => "timezone",
-            Dialogue::ConfirmForget => "forget",
-            Dialogue::AwaitingAlias => "alias",
+        let waiting = match record.dialogue {
+            Dialogue::Idle => None,
+            Dialogue::AwaitingTimezone => Some(Msg::PrivacyWaitingTimezone),
+            Dialogue::ConfirmForget => Some(Msg::PrivacyWaitingForget),
+            Dialogue::AwaitingAlias => Some(Msg::PrivacyWaitingAlias),
         };
-        let mut body = self.content.render(
+        let dialogue = waiting
+            .map(|what| {
+                self.content
+                    .render(locale, Msg::PrivacyWaiting, &[("what", &text(what))])
+            })
+            .unwrap_or_default();
+        let mut sections = vec![self.content.render(
             locale,
             Msg::PrivacyReport,
             &[
                 ("channel", &channel),
                 ("language", self.content.text(locale, Msg::LanguageName)),
                 ("timezone", &timezone),
-                ("consented", &consented),
-                ("reminders", &reminders),
-                ("dialogue", dialogue),
-            ],
-        );
-        body.push('\n');
-        body.push_str(&self.privacy_care(record));
-        if !record.texted.is_empty() || !record.held.is_empty() {
-            let last_week = record
-                .texted
-                .iter()
-                .filter(|at| turn.inbound.at - **at < chrono::Duration::days(7))
-                .count();
-            let held = match record.held.last() {
-                Some(last) => format!(
-                    "{} (latest: {} {}, {})",
-                    record.held.len(),
-                    self.content.text(
-                        locale,
-                        match last.what.as_str() {
-                            "reminder" => Msg::JobReminder,
-                            "milestone" => Msg::JobMilestone,
-                            _ => Msg::JobCheckin,
-                        }
-                    ),
-                    last.at.format("%Y-%m-%d"),
-                    last.reason.name()
+                (
+                    "consented",
+                    &self.moment_text(locale, record.consented_at, tz),
                 ),
-                None => "0".into(),
-            };
-            body.push('\n');
-            body.push_str(&self.content.render(
-                locale,
-                Msg::PrivacyTexting,
-                &[("texted", &last_week.to_string()), ("held", &held)],
-            ));
+                ("reminders", &reminders),
+                ("dialogue", &dialogue),
+            ],
+        )];
+        sections.push(self.privacy_care(record, tz));
+        sections.push(self.privacy_team(record, tz));
+        if !record.texted.is_empty() || !record.held.is_empty() {
+            sections.push(self.privacy_texting(turn, record));
         }
-        for request in &record.outreach_requests {
-            body.push_str(&format!(
-                "\n- {} ({})",
-                request.at.format("%Y-%m-%d %H:%M UTC"),
-                match request.reason {
-                    OutreachReason::Crisis => "crisis",
-                    OutreachReason::Support => "support",
-                }
-            ));
-        }
-        plain(body)
+        sections.push(text(Msg::PrivacyFooter));
+        plain(sections.join("\n\n"))
+    }
+
+    /// "2026-12-02 4:00 PM": a moment in the person's zone, as /privacy lists them.
+    fn moment_text(&self, locale: Locale, at: chrono::DateTime<chrono::Utc>, tz: Tz) -> String {
+        let local = at.with_timezone(&tz);
+        format!(
+            "{} {}",
+            local.format(self.content.text(locale, Msg::DateFormat)),
+            local.format(self.content.text(locale, Msg::TimeFormat))
+        )
     }
 
     /// The program, check-in and day-count part of /privacy: what is kept, in counts and
     /// dates (the answers themselves are button values).
-    fn privacy_care(&self, record: &UserRecord) -> String {
+    fn privacy_care(&self, record: &UserRecord, tz: Tz) -> String {
         let locale = record.locale;
         let not_set = || self.content.text(locale, Msg::PrivacyNotSet).to_string();
         let program = record
@@ -261,7 +245,7 @@ impl Engine {
             .unwrap_or_else(not_set);
         let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(not_set);
         let scheduled = if record.jobs.is_empty() {
-            "-".to_string()
+            self.content.text(locale, Msg::PrivacyNone).to_string()
         } else {
             record
                 .jobs
@@ -275,7 +259,7 @@ impl Engine {
                             super::JobKind::Milestone { .. } => Msg::JobMilestone,
                         },
                     );
-                    format!("{kind} {}", job.at.format("%Y-%m-%d %H:%M UTC"))
+                    format!("{kind} {}", self.moment_text(locale, job.at, tz))
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -289,21 +273,90 @@ impl Engine {
                 ("sober", &date(record.sober.as_ref().map(|s| s.since))),
                 ("rsvps", &record.rsvps.len().to_string()),
                 ("checkins", &record.checkins.len().to_string()),
-                ("escalations", &record.escalations.len().to_string()),
                 ("scheduled", &scheduled),
-                ("alias", &record.alias.clone().unwrap_or_else(not_set)),
+            ],
+        )
+    }
+
+    /// Who at the clinic sees what: for people who joined by invite, the name staff see,
+    /// the crisis-words choice, what was noted and the requests to reach out; for everyone
+    /// else, that no one at a clinic sees anything.
+    fn privacy_team(&self, record: &UserRecord, tz: Tz) -> String {
+        let locale = record.locale;
+        if !record.has_care_team() {
+            return self.content.text(locale, Msg::PrivacyNoTeam).to_string();
+        }
+        let text = |msg| self.content.text(locale, msg).to_string();
+        let requests = if record.outreach_requests.is_empty() {
+            text(Msg::PrivacyNone)
+        } else {
+            record
+                .outreach_requests
+                .iter()
+                .map(|request| {
+                    let why = text(match request.reason {
+                        OutreachReason::Crisis => Msg::PrivacyRequestCrisis,
+                        OutreachReason::Support => Msg::PrivacyRequestSupport,
+                    });
+                    format!("{} ({why})", self.moment_text(locale, request.at, tz))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.content.render(
+            locale,
+            Msg::PrivacyTeam,
+            &[
+                (
+                    "alias",
+                    &record
+                        .alias
+                        .clone()
+                        .unwrap_or_else(|| text(Msg::PrivacyNotSet)),
+                ),
                 (
                     "share",
-                    self.content.text(
-                        locale,
-                        match (record.care_team_consent, record.share_crisis_text) {
-                            (false, _) => Msg::PrivacyNotSet,
-                            (true, true) => Msg::BtnShareYes,
-                            (true, false) => Msg::BtnShareNo,
-                        },
-                    ),
+                    &text(if record.share_crisis_text {
+                        Msg::BtnYes
+                    } else {
+                        Msg::BtnNo
+                    }),
                 ),
+                ("escalations", &record.escalations.len().to_string()),
+                ("requests", &requests),
             ],
+        )
+    }
+
+    /// What texting keeps: scheduled texts counted against the caps, and those held back.
+    fn privacy_texting(&self, turn: &Turn, record: &UserRecord) -> String {
+        let locale = record.locale;
+        let last_week = record
+            .texted
+            .iter()
+            .filter(|at| turn.inbound.at - **at < chrono::Duration::days(7))
+            .count();
+        let held = match record.held.last() {
+            Some(last) => format!(
+                "{} ({} {}, {})",
+                record.held.len(),
+                self.content.text(
+                    locale,
+                    match last.what.as_str() {
+                        "reminder" => Msg::JobReminder,
+                        "milestone" => Msg::JobMilestone,
+                        _ => Msg::JobCheckin,
+                    }
+                ),
+                last.at.format("%Y-%m-%d"),
+                last.reason.name()
+            ),
+            None => "0".into(),
+        };
+        self.content.render(
+            locale,
+            Msg::PrivacyTexting,
+            &[("texted", &last_week.to_string()), ("held", &held)],
         )
     }
 

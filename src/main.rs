@@ -283,10 +283,15 @@ fn main() -> Result<()> {
     let clock = SystemClock;
     match cli.command {
         Command::Check => {
-            let mut out = format!(
+            let mut out = match (&cli.config, Path::new("waypoint.toml").exists()) {
+                (Some(path), _) => format!("configuration: {}\n", path.display()),
+                (None, true) => "configuration: ./waypoint.toml\n".to_string(),
+                (None, false) => "no configuration file found (no --config, no WAYPOINT_CONFIG, no ./waypoint.toml): the built-in defaults are in use; copy waypoint.example.toml to waypoint.toml to set your programs\n".to_string(),
+            };
+            out.push_str(&format!(
                 "configuration and content OK ({})\n",
                 messages_dir.display()
-            );
+            ));
             // Staff can see at a glance that a cron line means what they intended.
             for program in &config.settings.schedules.programs {
                 out.push_str(&format!("program {:?} ({}):", program.id, program.name));

@@ -410,3 +410,62 @@ fn a_printable_invite_opens_the_link_and_reveals_no_treatment() {
         }
     }
 }
+
+/// `check` speaks the configuration's own terms: a cron error in the five fields written,
+/// a type error by table and key, and whether a configuration file was found at all.
+#[test]
+fn check_names_cron_fields_and_typed_keys_and_says_when_defaults_are_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let config = dir.path().join("waypoint.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+            .arg("--config")
+            .arg(&config)
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let program = "[[program]]\nid = \"x\"\nname = \"Group\"\ntimezone = \"America/New_York\"\n";
+    let err = check(&format!(
+        "{program}[[program.session]]\ncron = \"0 25 * * MON\"\n"
+    ));
+    assert!(
+        err.contains("\"0 25 * * MON\": the hour field has \"25\"; it must be 0-23"),
+        "{err}"
+    );
+    assert!(!err.contains("0 0 25"), "the six-field form leaks: {err}");
+    let err = check(&format!(
+        "{program}reminders = [24]\n[[program.session]]\ncron = \"0 18 * * MON\"\n"
+    ));
+    assert!(
+        err.contains("waypoint.toml:5: program.reminders: invalid type"),
+        "{err}"
+    );
+    let err = check("[resources]\nemergency = 911\n");
+    assert!(
+        err.contains("waypoint.toml:2: resources.emergency"),
+        "{err}"
+    );
+    // No file anywhere: said plainly.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .current_dir(empty.path())
+        .env_remove("WAYPOINT_CONFIG")
+        .args([
+            "--messages",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/messages"),
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("no configuration file found"), "{said}");
+}

@@ -22,6 +22,49 @@ pub struct Recurrence {
 
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
+/// The first four fields' names and ranges, as people write them (the day of the week
+/// is read by `named_weekdays`).
+const RANGES: [(&str, u32, u32); 4] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+];
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// Checks one field ("0", "*/15", "9-17", "1,15", "JAN-MAR") against its range, naming
+/// the field and the value in the person's own five-field terms.
+fn check_field(expr: &str, field: &str, name: &str, low: u32, high: u32) -> Result<(), String> {
+    let bad =
+        |what: &str| format!("{expr:?}: the {name} field has {what:?}; it must be {low}-{high}");
+    for part in field.split(',') {
+        let (range, step) = part.split_once('/').unwrap_or((part, "1"));
+        if !step.parse::<u32>().is_ok_and(|s| s >= 1) {
+            return Err(format!(
+                "{expr:?}: the {name} field has the step {step:?}; it must be a whole number from 1"
+            ));
+        }
+        if range == "*" || range == "?" {
+            continue;
+        }
+        for bound in range.split('-') {
+            let value = bound.parse::<u32>().ok().or_else(|| {
+                (name == "month")
+                    .then(|| MONTHS.iter().position(|m| m.eq_ignore_ascii_case(bound)))
+                    .flatten()
+                    .and_then(|i| u32::try_from(i + 1).ok())
+            });
+            if !value.is_some_and(|v| (low..=high).contains(&v)) {
+                return Err(bad(bound));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Recurrence {
     /// Parses five fields: minute, hour, day of month, month, day of week.
     pub fn parse(expr: &str) -> Result<Recurrence, String> {
@@ -38,12 +81,22 @@ impl Recurrence {
                 "{expr:?} restricts both the day of the month and the day of the week; restrict one of them"
             ));
         }
+        for (field, (name, low, high)) in fields.iter().zip(RANGES) {
+            check_field(expr, field, name, low, high)?;
+        }
         let weekdays = named_weekdays(fields[4])?;
         let six = format!(
             "0 {} {} {} {} {}",
             fields[0], fields[1], fields[2], fields[3], weekdays
         );
-        let schedule = cron::Schedule::from_str(&six).map_err(|e| format!("{expr:?}: {e}"))?;
+        // The cron crate's message quotes its own six-field form: keep only its reason.
+        let schedule = cron::Schedule::from_str(&six).map_err(|e| {
+            let reason = e.to_string();
+            format!(
+                "{expr:?}: {}",
+                reason.lines().last().unwrap_or(&reason).trim()
+            )
+        })?;
         if schedule.after(&parse_reference()).next().is_none() {
             return Err(format!("{expr:?} never happens"));
         }

@@ -110,6 +110,32 @@ impl KeyFiles {
         Ok(*wrapped)
     }
 
+    /// Adds every key of `entries` whose id has none yet (existing keys win: something
+    /// may be sealed under them), each file rewritten once: for bulk paths (moving a
+    /// store), where a rewrite per key would cost two fsyncs each.
+    pub(super) fn insert_all(&self, ring: Ring, entries: &[(Id, Wrapped)]) -> std::io::Result<()> {
+        let _writing = self.lock();
+        let mut by_file: BTreeMap<PathBuf, Vec<&(Id, Wrapped)>> = BTreeMap::new();
+        for entry in entries {
+            by_file
+                .entry(self.path(ring, &entry.0))
+                .or_default()
+                .push(entry);
+        }
+        for (path, new) in by_file {
+            let mut bytes = read(&path)?;
+            let held: Vec<Id> = records(&bytes).map(|(id, _)| id).collect();
+            for (id, wrapped) in new {
+                if !held.contains(id) {
+                    bytes.extend_from_slice(id);
+                    bytes.extend_from_slice(wrapped);
+                }
+            }
+            self.replace(&path, &bytes)?;
+        }
+        Ok(())
+    }
+
     /// Removes the keys of `ids`, each file rewritten once. Returns how many there were.
     pub(super) fn remove(&self, ring: Ring, ids: &[Id]) -> std::io::Result<usize> {
         if ids.is_empty() {
@@ -253,6 +279,14 @@ mod tests {
         assert_eq!(files.get(Ring::Data, &a).unwrap(), None);
         assert_eq!(files.get(Ring::Value, &a).unwrap(), Some([5; WRAPPED_LEN]));
         assert_eq!(files.all(Ring::Data).unwrap(), vec![(b, [9; WRAPPED_LEN])]);
+        // In bulk, existing keys win and new ones are added.
+        let c = [3u8; 16];
+        files
+            .insert_all(Ring::Data, &[(b, [1; WRAPPED_LEN]), (c, [3; WRAPPED_LEN])])
+            .unwrap();
+        assert_eq!(files.get(Ring::Data, &b).unwrap(), Some([9; WRAPPED_LEN]));
+        assert_eq!(files.get(Ring::Data, &c).unwrap(), Some([3; WRAPPED_LEN]));
+        files.remove(Ring::Data, &[c]).unwrap();
         // A file a crash left half-written goes at the next open.
         std::fs::write(dir.path().join(DIR).join(".new-x1"), [7; RECORD]).unwrap();
         let files = KeyFiles::open(dir.path()).unwrap();

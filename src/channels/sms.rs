@@ -329,8 +329,8 @@ impl Gateway {
             // First, whatever else the text is, and even for a number that opted out.
             self.app.handle(&inbound(as_text))
         } else if let Some((keyword, hint)) = keyword {
-            self.keyword(&user, &tag, keyword, hint, at)
-        } else if self.opted_out(&user, &tag) {
+            self.keyword(&user, tag, keyword, hint, at)
+        } else if self.opted_out(&user, tag) {
             // After STOP: only what the person is entitled to ask for — to see or erase
             // their data, and answers to an urgent question (a crisis reply's "are you
             // safe?") — and the replies to those go out as urgent, past the opt-out.

@@ -368,3 +368,46 @@ fn alerts_closed_long_ago_are_pruned() {
         "an open alert stays, however old"
     );
 }
+
+/// A flood of crisis language (which the pace never holds back) queues its crisis reply
+/// once while a copy is still waiting, so the person's next, different crisis reply is not
+/// stuck behind copies; other replies are queued as they come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_reply_already_waiting_is_not_queued_again() {
+    use waypoint::delivery::queue_replies;
+    let api = BotApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let transport = TelegramTransport::new("1:T".into(), Some(api.url.clone())).unwrap();
+    let urgent = |text: &str| Reply {
+        urgent: true,
+        ..reply(text)
+    };
+    for _ in 0..50 {
+        queue_replies(&store, &transport, &user(1), vec![urgent("crisis")]).await;
+    }
+    queue_replies(&store, &transport, &user(1), vec![urgent("overdose")]).await;
+    queue_replies(&store, &transport, &user(2), vec![urgent("crisis")]).await;
+    for _ in 0..2 {
+        queue_replies(&store, &transport, &user(1), vec![reply("answer")]).await;
+    }
+    let queued: Vec<(String, String)> = store
+        .outbox_items(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, item)| (item.user.id, item.reply.text))
+        .collect();
+    let of = |chat: &str| -> Vec<&str> {
+        queued
+            .iter()
+            .filter(|(c, _)| c == chat)
+            .map(|(_, t)| t.as_str())
+            .collect()
+    };
+    assert_eq!(of("1"), ["crisis", "overdose", "answer", "answer"]);
+    assert_eq!(of("2"), ["crisis"]);
+    assert!(
+        api.calls("sendMessage").is_empty(),
+        "queued, not sent directly"
+    );
+}

@@ -224,6 +224,19 @@ impl Store {
         })
     }
 
+    /// What is still waiting for `user` at `priority`, oldest first.
+    pub fn outbox_waiting(
+        &self,
+        user: &UserKey,
+        priority: Priority,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let mut prefix = queue_prefix(user.channel, priority);
+        prefix.extend_from_slice(&self.pid(user));
+        self.open_outbox(self.outbox.scan_prefix(prefix))
+            .map(|entry| entry.map(|(_, item)| item))
+            .collect()
+    }
+
     /// Opens one queued message; `None` if it is gone (sent, dropped, forgotten) or can
     /// never be sent (then it is dropped, with an error in the log).
     pub fn outbox_get(&self, key: &OutboxKey) -> Result<Option<Outgoing>, StoreError> {

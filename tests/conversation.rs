@@ -613,3 +613,33 @@ fn a_flood_is_taken_at_a_pace_but_crisis_language_is_always_answered() {
     c.send(question);
     assert_eq!(c.last_outcome.as_ref().unwrap().route, Route::Faq);
 }
+
+#[test]
+fn a_reminder_can_be_answered_and_changed_in_words() {
+    use waypoint::engine::state::RsvpAnswer;
+    let mut c = joined_without_an_invite();
+    let rsvps = |c: &Conversation| match c.store.load(&c.user).unwrap() {
+        Stored::Found(r) => r.rsvps.iter().map(|r| r.answer).collect::<Vec<_>>(),
+        _ => panic!("enrolled"),
+    };
+    // 32 h before the session: not an answer to anything yet.
+    c.send("I have to miss group tomorrow");
+    assert!(rsvps(&c).is_empty(), "{}", c.said());
+    // 22 h before: an answer, and it can change.
+    c.clock.advance(chrono::Duration::hours(10));
+    c.check("> can't come to group tomorrow, I have to work\n< no one at a clinic sees it\n! Are you safe");
+    assert_eq!(rsvps(&c), [RsvpAnswer::Absent]);
+    c.check("> I can make it after all, see you at group\n< see you there");
+    assert_eq!(rsvps(&c), [RsvpAnswer::Going]);
+    c.check("> running late, be there soon\n< Come when you can");
+    assert_eq!(rsvps(&c), [RsvpAnswer::Late]);
+
+    // In Spanish too.
+    let config = waypoint::config::Config::parse(std::path::Path::new("t.toml"), EVENING).unwrap();
+    let mut es = Conversation::with_settings(config.settings);
+    es.language = Some(Locale::Es);
+    es.check("> /start\n* Acepto\n* New York (Este)\n> /program\n* Evening group");
+    es.clock.advance(chrono::Duration::hours(10));
+    es.check("> al final no puedo ir al grupo mañana\n< Está bien faltar a una sesión\n! a salvo");
+    assert_eq!(rsvps(&es), [RsvpAnswer::Absent]);
+}

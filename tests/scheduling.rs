@@ -281,7 +281,7 @@ fn a_cancelled_session_gets_a_notice_instead_of_a_reminder_and_stops_and_forgets
     assert_eq!(b.store.outbox_len(), 0);
     let dir = b.dir.path().to_path_buf();
     drop((b.scheduler, b.app, b.store));
-    let db = sled::open(&dir).unwrap();
+    let db = common::reopen_sled(&dir);
     for name in db.tree_names() {
         for entry in db.open_tree(&name).unwrap().iter() {
             let (k, v) = entry.unwrap();

@@ -63,7 +63,7 @@ fn forget_removes_every_record_of_one_person_from_every_tree() {
     }
     drop(store);
     // Key by key, the other trees hold exactly the other people's entries.
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::reopen_sled(dir.path());
     for tree in ["rsvps", "checkins", "users"] {
         assert_eq!(db.open_tree(tree).unwrap().len(), 2, "{tree}");
     }
@@ -172,7 +172,7 @@ fn messages_queued_in_the_old_outbox_layout_are_kept() {
     }
     {
         // Rewrite the keys as an older version wrote them.
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::reopen_sled(dir.path());
         let outbox = db.open_tree("outbox").unwrap();
         for entry in outbox.iter() {
             let (k, v) = entry.unwrap();

@@ -95,8 +95,28 @@ async fn onboarding_with_buttons_over_the_bot_api() {
     })
     .await;
 
+    // A long FAQ answer and a text at Telegram's limit: split and escaped so that
+    // Telegram would take every part.
+    api.send_text(chat, "is it confidential? will my employer know?", "en");
+    api.send_text(chat, &"&<".repeat(3000), "en");
+    api.wait_until(10, "replies to both", |a| {
+        let texts = a.texts_to(chat);
+        texts.iter().any(|t| t.contains("42 CFR"))
+            && texts
+                .iter()
+                .filter(|t| t.contains("know a time zone called"))
+                .count()
+                >= 2
+    })
+    .await;
+
     let status = bot.stop();
     assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        api.bad_requests(),
+        Vec::<String>::new(),
+        "Telegram would refuse these"
+    );
     let store = Store::open(data.path()).unwrap();
     let Stored::Found(record) = store
         .load(&UserKey::new(Channel::Telegram, chat.to_string()))
@@ -105,6 +125,77 @@ async fn onboarding_with_buttons_over_the_bot_api() {
         panic!("onboarding did not store a record");
     };
     assert_eq!(record.timezone.as_deref(), Some("America/Chicago"));
+}
+
+/// The stand-in refuses what Telegram refuses, so the tests above mean something: an
+/// over-long text (in UTF-16 units, after its HTML), HTML it cannot parse, callback data
+/// over 64 bytes, an empty text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_api_stand_in_refuses_what_telegram_refuses() {
+    let api = BotApi::start().await;
+    let client = reqwest::Client::new();
+    let send = |body: serde_json::Value| {
+        let (client, url) = (client.clone(), format!("{}/botTOKEN/sendMessage", api.url));
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    let emoji = "\u{1F600}".repeat(2049); // 4,098 UTF-16 units in 2,049 characters
+    let button = |data: &str| serde_json::json!({"inline_keyboard": [[{"text": "x", "callback_data": data}]]});
+    for (body, expected) in [
+        (
+            serde_json::json!({"chat_id": 1, "text": "hello", "parse_mode": "HTML"}),
+            200,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "a &lt; b &amp; <b>c</b>", "parse_mode": "HTML"}),
+            200,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "x".repeat(4096)}),
+            200,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "x".repeat(4097)}),
+            400,
+        ),
+        (serde_json::json!({"chat_id": 1, "text": emoji}), 400),
+        (
+            serde_json::json!({"chat_id": 1, "text": "a < b", "parse_mode": "HTML"}),
+            400,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "fish & chips", "parse_mode": "HTML"}),
+            400,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "<b>open", "parse_mode": "HTML"}),
+            400,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "<script>x</script>", "parse_mode": "HTML"}),
+            400,
+        ),
+        (serde_json::json!({"chat_id": 1, "text": " "}), 400),
+        (
+            serde_json::json!({"chat_id": 1, "text": "ok", "reply_markup": button(&"d".repeat(64))}),
+            200,
+        ),
+        (
+            serde_json::json!({"chat_id": 1, "text": "ok", "reply_markup": button(&"d".repeat(65))}),
+            400,
+        ),
+    ] {
+        assert_eq!(send(body.clone()).await, expected, "{body}");
+    }
+    assert_eq!(api.bad_requests().len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

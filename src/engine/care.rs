@@ -148,6 +148,30 @@ impl Engine {
         self.outcome_in(locale, vec![reply], Change::Keep, Route::Other)
     }
 
+    /// "Can't make it to group tonight", "running late": the RSVP for the person's next
+    /// session, when it starts within a day; `None` otherwise (then it is an ordinary
+    /// message).
+    pub(super) fn rsvp_in_words(
+        &self,
+        turn: &Turn,
+        answer: crate::safety::Attendance,
+    ) -> Option<Outcome> {
+        let record = turn.record()?;
+        let now = turn.inbound.at;
+        let start = upcoming(self.program_of(record)?, now)?;
+        if start - now > chrono::Duration::hours(24) || record.discharged_on.is_some() {
+            return None;
+        }
+        let answer = match answer {
+            crate::safety::Attendance::Going => RsvpAnswer::Going,
+            crate::safety::Attendance::Late => RsvpAnswer::Late,
+            crate::safety::Attendance::Absent => RsvpAnswer::Absent,
+        };
+        let mut outcome = self.rsvp(turn, record, start.timestamp() / 60, answer);
+        outcome.route = Route::Other;
+        Some(outcome)
+    }
+
     pub(super) fn set_program(&self, turn: &Turn, record: &UserRecord, id: &str) -> Outcome {
         let locale = turn.locale;
         let Some(program) = self.settings.schedules.program(id) else {

@@ -512,15 +512,24 @@ impl Engine {
         // From here on the reply would be some kind of "I can't help with that": a sign
         // of risk, however faint, is met with the check instead, never a shrug.
         let found = self.content.faq.lookup(text, locale);
+        // An answer to tomorrow's reminder in words is an answer, not a shrug: taken
+        // before the faint-signal check (its reply carries the lifeline all the same).
+        if let Some(Request::Attend(answer)) = assessment.request
+            && let Some(outcome) = self.rsvp_in_words(turn, answer)
+        {
+            return outcome;
+        }
         if assessment.signal && !matches!(found, (_, Match::Answer(_))) {
             return self.check(locale);
         }
-        if let Some(kind) = assessment.request {
-            let msg = match kind {
-                Request::Personal => Msg::RequestPersonal,
-                Request::Action => Msg::RequestAction,
-                Request::Session => return self.next_session(turn, locale),
-            };
+        let msg = match assessment.request {
+            Some(Request::Personal) => Some(Msg::RequestPersonal),
+            Some(Request::Action) => Some(Msg::RequestAction),
+            Some(Request::Session) => return self.next_session(turn, locale),
+            // No session within a day to answer for: an ordinary question.
+            Some(Request::Attend(_)) | None => None,
+        };
+        if let Some(msg) = msg {
             return self.outcome_in(
                 locale,
                 vec![self.say(locale, msg)],

@@ -77,6 +77,16 @@ pub enum Request {
     Action,
     /// When the person's own next session is: answered from their program, if they have one.
     Session,
+    /// An answer to a session reminder in words ("can't make it to group tonight"): taken
+    /// as the RSVP when the person has a session within a day.
+    Attend(Attendance),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Attendance {
+    Going,
+    Late,
+    Absent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +126,9 @@ impl Finding {
             ("request", "personal") => Finding::Request(Request::Personal),
             ("request", "action") => Finding::Request(Request::Action),
             ("request", "session") => Finding::Request(Request::Session),
+            ("request", "rsvp_absent") => Finding::Request(Request::Attend(Attendance::Absent)),
+            ("request", "rsvp_late") => Finding::Request(Request::Attend(Attendance::Late)),
+            ("request", "rsvp_going") => Finding::Request(Request::Attend(Attendance::Going)),
             ("smalltalk", "greeting") => Finding::Smalltalk(Smalltalk::Greeting),
             ("smalltalk", "thanks") => Finding::Smalltalk(Smalltalk::Thanks),
             ("smalltalk", "ack") => Finding::Smalltalk(Smalltalk::Ack),

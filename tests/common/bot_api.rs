@@ -23,6 +23,8 @@ struct State {
     faults: VecDeque<Fault>,
     /// (chat, text) of every message accepted.
     delivered: Vec<(i64, String)>,
+    /// Why each refused sendMessage was refused (what Telegram would have answered 400 to).
+    bad_requests: Vec<String>,
     /// The webhook URL set with setWebhook, until deleteWebhook.
     webhook: Option<String>,
     /// Random faults on every call until this instant.
@@ -163,6 +165,11 @@ impl BotApi {
     }
 
     /// Texts accepted for `chat` (failed attempts excluded), in order.
+    /// The sendMessage calls refused as Telegram would refuse them, and why.
+    pub fn bad_requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().bad_requests.clone()
+    }
+
     pub fn delivered_to(&self, chat: i64) -> Vec<String> {
         let s = self.state.lock().unwrap();
         s.delivered
@@ -414,6 +421,13 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
         }
         "sendmessage" => {
             let chat = params["chat_id"].as_i64().unwrap_or(0);
+            if let Some(refusal) = telegram_refuses(params) {
+                state.lock().unwrap().bad_requests.push(refusal.clone());
+                return (
+                    400,
+                    json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {refusal}")}),
+                );
+            }
             let mut s = state.lock().unwrap();
             match s.faults.pop_front() {
                 Some(Fault::TooMany(secs)) => {
@@ -456,6 +470,118 @@ async fn respond(state: &Arc<Mutex<State>>, method: &str, params: &Value) -> (u1
             )
         }
         _ => ok(json!(true)),
+    }
+}
+
+/// What Telegram's Bot API answers 400 to in a sendMessage: an empty text, a text over
+/// 4,096 UTF-16 code units once its HTML is parsed, HTML it cannot parse (an unknown or
+/// unclosed tag, a bare `<` or `&`), and callback data over 64 bytes.
+fn telegram_refuses(params: &Value) -> Option<String> {
+    let text = params["text"].as_str().unwrap_or_default();
+    let shown = if params["parse_mode"].as_str() == Some("HTML") {
+        match parse_html(text) {
+            Ok(shown) => shown,
+            Err(why) => return Some(format!("can't parse entities: {why}")),
+        }
+    } else {
+        text.to_string()
+    };
+    if shown.trim().is_empty() {
+        return Some("message text is empty".into());
+    }
+    if shown.encode_utf16().count() > 4096 {
+        return Some("message is too long".into());
+    }
+    let markup = match &params["reply_markup"] {
+        Value::String(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let too_long = markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|button| {
+            button["callback_data"]
+                .as_str()
+                .is_some_and(|d| d.len() > 64)
+        });
+    too_long.then(|| "BUTTON_DATA_INVALID".into())
+}
+
+/// The text Telegram shows for `html`, or why it refuses it: the tags it knows, closed in
+/// order, and the four named entities plus numeric ones.
+fn parse_html(html: &str) -> Result<String, String> {
+    const TAGS: &[&str] = &[
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "code",
+        "pre",
+        "blockquote",
+        "tg-emoji",
+    ];
+    let mut shown = String::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let end = rest.find('>').ok_or("unclosed start tag")?;
+                let tag = &rest[1..end];
+                let (closing, name) = match tag.strip_prefix('/') {
+                    Some(name) => (true, name.trim()),
+                    None => (false, tag.split_whitespace().next().unwrap_or("")),
+                };
+                let name = name.to_ascii_lowercase();
+                if !TAGS.contains(&name.as_str()) {
+                    return Err(format!("unsupported start tag \"{name}\""));
+                }
+                if closing {
+                    if open.pop().as_deref() != Some(name.as_str()) {
+                        return Err(format!("can't find end tag corresponding to \"{name}\""));
+                    }
+                } else {
+                    open.push(name);
+                }
+                rest = &rest[end + 1..];
+            }
+            '&' => {
+                let end = rest.find(';').ok_or("unclosed entity")?;
+                let entity = &rest[1..end];
+                let ch = match entity {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    _ => entity
+                        .strip_prefix('#')
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("unknown entity \"{entity}\""))?,
+                };
+                shown.push(ch);
+                rest = &rest[end + 1..];
+            }
+            _ => {
+                shown.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    match open.pop() {
+        Some(tag) => Err(format!("can't find end tag corresponding to \"{tag}\"")),
+        None => Ok(shown),
     }
 }
 

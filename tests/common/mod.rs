@@ -27,6 +27,18 @@ pub fn master_key() -> waypoint::store::crypto::Secret {
     waypoint::store::crypto::Secret::from_hex(MASTER_KEY_HEX, "tests").unwrap()
 }
 
+/// Opens the sled database under a store that was just dropped. sled lets go of its file
+/// lock when its flusher thread ends, a moment after the drop: waits for that.
+pub fn reopen_sled(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..200 {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+        }
+    }
+    panic!("{} stays locked after its store was dropped", dir.display())
+}
+
 pub fn messages_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
 }

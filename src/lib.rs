@@ -29,6 +29,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod enroll;
 pub mod faq;
+pub mod learn;
 pub mod locale;
 pub mod pseudonym;
 pub mod report;

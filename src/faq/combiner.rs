@@ -151,10 +151,11 @@ pub fn fit(rows: &[([f32; FEATURES], bool)]) -> ([f32; FEATURES], f32) {
             let p = 1.0 / (1.0 + (-z).exp());
             let err = p - if *y { 1.0 } else { 0.0 };
             let w = (p * (1.0 - p)).max(1e-9);
-            for a in 0..N {
-                gradient[a] += err * input(x, a);
-                for b in 0..N {
-                    hessian[a][b] += w * input(x, a) * input(x, b);
+            let xs: [f64; N] = std::array::from_fn(|j| input(x, j));
+            for ((g, row), xa) in gradient.iter_mut().zip(hessian.iter_mut()).zip(&xs) {
+                *g += err * xa;
+                for (h, xb) in row.iter_mut().zip(&xs) {
+                    *h += w * xa * xb;
                 }
             }
         }
@@ -189,8 +190,9 @@ fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; 
         b.swap(col, pivot);
         for row in col + 1..N {
             let f = a[row][col] / a[col][col];
-            for k in col..N {
-                a[row][k] -= f * a[col][k];
+            let (above, below) = a.split_at_mut(row);
+            for (v, p) in below[0][col..].iter_mut().zip(&above[col][col..]) {
+                *v -= f * p;
             }
             b[row] -= f * b[col];
         }

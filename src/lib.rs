@@ -1,7 +1,7 @@
 //! Waypoint: a chat companion for people in Intensive Outpatient Programs.
 //!
 //! # Layout
-//! - [`safety`], [`content`], [`engine`]: the pure core. Text in, replies and state
+//! - [`safety`], [`faq`], [`learn`], [`content`], [`engine`]: the pure core. Text in, replies and state
 //!   changes out; time is passed in; no I/O beyond loading content at start.
 //! - [`schedule`]: pure schedule maths (cron in a time zone, quiet hours, the check-in
 //!   ladder, milestones); the engine plans with it.
@@ -31,6 +31,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod enroll;
 pub mod faq;
+pub mod learn;
 pub mod locale;
 pub mod pace;
 pub mod pseudonym;

@@ -85,6 +85,10 @@ enum Command {
     /// Rebuild the learned triage layer from training/train (seeded: same corpus, same
     /// bytes), calibrating its thresholds beside the rules.
     Train(TrainArgs),
+    /// Rebuild the FAQ model (messages/faq-model.bin) from training/faq/train and the
+    /// FAQ's own questions (seeded: same corpus and content, same bytes), calibrating
+    /// its thresholds on out-of-author predictions.
+    TrainFaq(TrainFaqArgs),
     /// Validate the configuration and every file in messages/ (and lint the FAQ).
     Check,
     /// Export answers or escalations as CSV for staff (aliases only, never chat ids).
@@ -142,6 +146,48 @@ enum FaqCommand {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// Measure FAQ answers against labelled questions (faq with an entry, or fallback),
+    /// lexical only, semantic only and hybrid, per language; exit non-zero when the
+    /// hybrid falls outside the limits.
+    Eval(FaqEvalArgs),
+}
+
+#[derive(Args)]
+struct FaqEvalArgs {
+    /// A labelled JSON-lines file, or a folder of them.
+    file: PathBuf,
+    /// List the missed items (by position; their texts only with --show-text).
+    #[arg(long)]
+    misses: bool,
+    /// Print the texts of missed questions (off: held-out sets are measured, not read).
+    #[arg(long)]
+    show_text: bool,
+    /// Minimum share of English questions answered with their entry (0–1).
+    #[arg(long, value_parser = share)]
+    min_right_en: Option<f64>,
+    /// Minimum share of Spanish questions answered with their entry (0–1).
+    #[arg(long, value_parser = share)]
+    min_right_es: Option<f64>,
+    /// Maximum share of off-topic questions answered from the FAQ, per language.
+    #[arg(long, value_parser = share)]
+    max_off_topic_answered: Option<f64>,
+    /// Maximum share of answerable questions given "did you mean", per language.
+    #[arg(long, value_parser = share)]
+    max_suggested: Option<f64>,
+}
+
+#[derive(Args)]
+struct TrainFaqArgs {
+    /// A labelled JSON-lines file, or a folder of them: faq questions name their entry,
+    /// every line its author.
+    #[arg(long, default_value = "training/faq/train")]
+    corpus: PathBuf,
+    /// Where to write the model (default: faq-model.bin in the content directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The random seed: the same corpus and seed give the same bytes.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -250,6 +296,8 @@ fn main() -> Result<()> {
             | Command::Triage { .. }
             | Command::Eval(_)
             | Command::Train(_)
+            | Command::TrainFaq(_)
+            | Command::Faq { .. }
             | Command::Check
             | Command::Invite(_)
             | Command::Export { .. }
@@ -270,6 +318,10 @@ fn main() -> Result<()> {
     // Training needs the rules but not a model: it is how the first model is made.
     if let Command::Train(args) = &cli.command {
         return run_train(&messages_dir, args);
+    }
+    // Likewise the FAQ model: training it needs the FAQ, not a model.
+    if let Command::TrainFaq(args) = &cli.command {
+        return run_train_faq(&messages_dir, args);
     }
     let content = Content::load_with_clinic(&messages_dir, config.faq_clinic_file.as_deref())
         .map_err(|e| anyhow!("{e}"))
@@ -405,7 +457,9 @@ fn main() -> Result<()> {
                 .context("restored, but it cannot be opened yet")
         }
         Command::Keygen { .. } => unreachable!("handled before the configuration is read"),
-        Command::Train(_) => unreachable!("handled before the content is loaded"),
+        Command::Train(_) | Command::TrainFaq(_) => {
+            unreachable!("handled before the content is loaded")
+        }
         Command::RotateKey { new_key_file } => {
             let dir = data_dir(cli.data.as_deref(), &config);
             emit(&waypoint::tools::keys::rotate(&dir, &new_key_file).map_err(|e| anyhow!("{e}"))?);
@@ -422,38 +476,12 @@ fn main() -> Result<()> {
                 Some(l) => parse_locale(&l)?,
                 None => Locale::guess(&question).unwrap_or(config.settings.default_locale),
             };
-            let faq = &engine.content().faq;
-            use std::fmt::Write as _;
-            let mut out = format!("terms: {:?}\n", faq.catalog(locale).terms(&question));
-            let top = faq.explain(&question, locale);
-            if top.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "no entry shares a term with this question ({})",
-                    locale.code()
-                );
-            }
-            for e in top {
-                let _ = writeln!(
-                    out,
-                    "{:<24} score {:6.2}  coverage {:4.2}  keyword {}  matched {:?}",
-                    e.id,
-                    e.score,
-                    e.coverage,
-                    if e.anchored { "yes" } else { "no " },
-                    e.matched
-                );
-            }
-            let _ = writeln!(
-                out,
-                "thresholds: answer at coverage >= {} (>= {} with a keyword), suggest at >= {}",
-                waypoint::faq::ANSWER_COVERAGE,
-                waypoint::faq::ANSWER_COVERAGE_WITH_KEYWORD,
-                waypoint::faq::SUGGEST_COVERAGE
-            );
-            emit(&out);
+            emit(&explain_faq(&engine.content().faq, &question, locale));
             Ok(())
         }
+        Command::Faq {
+            command: FaqCommand::Eval(args),
+        } => run_faq_eval(&engine, &args, clock.now()),
         Command::Chat { user, lang, at } => {
             let store = open_store(cli.data.as_deref(), &config)?;
             let app = Arc::new(App::staffed(engine, store.clone()));
@@ -787,6 +815,89 @@ fn run_train(messages_dir: &Path, args: &TrainArgs) -> Result<()> {
     .context("training the triage model")?;
     emit(&report);
     Ok(())
+}
+
+fn run_train_faq(messages_dir: &Path, args: &TrainFaqArgs) -> Result<()> {
+    let out =
+        (args.out.clone()).unwrap_or_else(|| messages_dir.join(waypoint::content::FAQ_MODEL_FILE));
+    let options = waypoint::tools::train_faq::Options {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let report = waypoint::tools::train_faq::run(messages_dir, &args.corpus, &out, &options)
+        .context("training the FAQ model")?;
+    emit(&report);
+    Ok(())
+}
+
+/// `waypoint faq explain`: every candidate's lexical, semantic and combined scores, and
+/// the decision.
+fn explain_faq(faq: &waypoint::faq::Faq, question: &str, locale: Locale) -> String {
+    use std::fmt::Write as _;
+    let e = faq.explain(question, locale);
+    let mut out = format!(
+        "terms: {:?}\nclassifier's \"no entry\": {:.3}\n",
+        e.terms, e.none
+    );
+    if e.candidates.is_empty() {
+        let _ = writeln!(out, "no candidate entry ({})", locale.code());
+    }
+    for c in &e.candidates {
+        let _ = writeln!(
+            out,
+            "{:<24} lexical {:6.2} (coverage {:4.2}, keyword {})  semantic {}  combined {:5.3} [{}: answer >= {:.3}, suggest >= {:.3}]",
+            c.id,
+            c.score,
+            c.coverage,
+            if c.anchored { "yes" } else { "no " },
+            c.semantic
+                .map_or("  -  ".to_string(), |p| format!("{p:5.3}")),
+            c.combined,
+            c.mode.name(),
+            c.answer_at,
+            c.suggest_at,
+        );
+    }
+    let _ = writeln!(out, "decision: {}", e.decision);
+    out
+}
+
+fn run_faq_eval(
+    engine: &Engine,
+    args: &FaqEvalArgs,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use waypoint::tools::faq_eval;
+    let items = waypoint::tools::corpus::read_all(&args.file)?;
+    let mut hybrid = None;
+    for mode in waypoint::faq::Mode::ALL {
+        let report = faq_eval::evaluate(engine, mode, &items, at, args.show_text);
+        let show = mode == waypoint::faq::Mode::Hybrid && args.misses;
+        emit(&format!(
+            "{}:\n{}",
+            mode.name(),
+            report.render(show, args.show_text)
+        ));
+        hybrid = Some(report);
+    }
+    let thresholds = faq_eval::Thresholds {
+        min_right: [("en", args.min_right_en), ("es", args.min_right_es)]
+            .into_iter()
+            .filter_map(|(l, v)| v.map(|v| (l, v)))
+            .collect(),
+        max_off_topic_answered: args.max_off_topic_answered,
+        max_suggested: args.max_suggested,
+    };
+    let failures = hybrid.map(|r| r.failures(&thresholds)).unwrap_or_default();
+    if failures.is_empty() {
+        emit("\nall thresholds met\n");
+        Ok(())
+    } else {
+        for f in &failures {
+            emit(&format!("FAIL {f}\n"));
+        }
+        bail!("{} threshold(s) not met", failures.len())
+    }
 }
 
 fn run_eval(engine: &Engine, args: &EvalArgs, at: chrono::DateTime<chrono::Utc>) -> Result<()> {

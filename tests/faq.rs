@@ -18,8 +18,7 @@ fn answer_id(text: &str, locale: Locale) -> Option<String> {
 #[test]
 fn common_questions_find_their_entry() {
     let table = [
-        ("how long does IOP last?", "length"),
-        ("how many hours per week would I be there", "hours"),
+        ("how many days a week do i have to go", "days-per-week"),
         ("do they drug test you", "drug-testing"),
         ("will my insurance pay for it", "insurance"),
         ("what's the difference between iop and php", "vs-php"),
@@ -37,6 +36,24 @@ fn common_questions_find_their_entry() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+    // Between two close time entries the hybrid may ask rather than guess; the right
+    // entry is then the first button.
+    for (question, id) in [
+        ("how long does IOP last?", "length"),
+        ("how many hours per week would I be there", "hours"),
+    ] {
+        let outcome = common::engine().triage(question, Locale::En, common::t0());
+        let first = outcome
+            .replies
+            .iter()
+            .flat_map(|r| r.buttons.iter().flatten())
+            .map(|b| b.data.clone())
+            .next();
+        assert!(
+            outcome.faq_id.as_deref() == Some(id) || first.as_deref() == Some(&format!("q:{id}")),
+            "{question:?}: {outcome:?}"
+        );
+    }
 }
 
 #[test]
@@ -69,6 +86,84 @@ fn off_topic_and_personal_requests_get_no_entry() {
             answer_id(question, Locale::En),
             None,
             "{question:?} got an FAQ answer"
+        );
+    }
+}
+
+/// Issue 16: 102 of the FAQ's own 1,120 questions and phrasings did not find their entry
+/// (85 went to another one, 11 to the fallback).
+#[test]
+fn every_entry_finds_itself_by_its_own_question_and_phrasings() {
+    let content = common::content();
+    let mut wrong = Vec::new();
+    for locale in Locale::ALL {
+        for entry in &content.faq.catalog(locale).entries {
+            for text in std::iter::once(&entry.question).chain(&entry.phrasings) {
+                match content.faq.lookup(text, locale) {
+                    (l, Match::Answer(e)) if l == locale && e.id == entry.id => {}
+                    (l, Match::Answer(e)) => wrong.push(format!(
+                        "[{l:?}] {text:?}: {} instead of {}",
+                        e.id, entry.id
+                    )),
+                    (_, other) => wrong.push(format!(
+                        "[{locale:?}] {text:?}: {} instead of {}",
+                        match other {
+                            Match::Suggest(_) => "did you mean",
+                            _ => "fallback",
+                        },
+                        entry.id
+                    )),
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} misses: {wrong:#?}", wrong.len());
+}
+
+/// Issue 16: multi-word keywords were split into single-word anchors ("how", "time",
+/// "day", "you", "up", "out"), and an anchored match was answered at a quarter of the
+/// question's information, so questions about anything else got `hours` or `schedule`.
+#[test]
+fn common_words_from_keyword_phrases_do_not_answer_off_topic_questions() {
+    for question in [
+        "how do you make sourdough bread",
+        "what time does the pharmacy on main street close",
+        "how was your day",
+        "what should i do on my day off",
+        "can you help me pick out a birthday present for my mom",
+        "how long do i boil an egg",
+        "¿a qué hora abre el banco?",
+        "¿cómo se hace una tortilla española?",
+    ] {
+        let locale = Locale::guess(question).unwrap_or(Locale::En);
+        assert_eq!(
+            answer_id(question, locale),
+            None,
+            "{question:?} got an FAQ answer"
+        );
+    }
+}
+
+/// Rewordings that share hardly a word with their entry (the semantic scorer's job).
+#[test]
+fn rewordings_without_the_entry_s_words_are_answered() {
+    for (question, locale, id) in [
+        (
+            "how many weeks until i'm through with it",
+            Locale::En,
+            "length",
+        ),
+        ("will they make me pee in a cup", Locale::En, "drug-testing"),
+        (
+            "¿me van a hacer pruebas de orina?",
+            Locale::Es,
+            "drug-testing",
+        ),
+    ] {
+        assert_eq!(
+            answer_id(question, locale).as_deref(),
+            Some(id),
+            "{question:?}"
         );
     }
 }
@@ -134,7 +229,7 @@ fn every_answer_is_within_two_taps_of_faq() {
 #[test]
 fn answers_offer_related_entries_as_buttons() {
     let mut c = Conversation::new();
-    c.check("> how long does IOP last?\n= faq\n< Related questions");
+    c.check("> what's the difference between iop and php\n= faq\n< Related questions");
     assert!(!c.labels().is_empty());
     let first = c.labels()[0].clone();
     c.press(&first);

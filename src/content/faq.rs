@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, line_of};
 use crate::faq::analyzer::Analyzer;
+use crate::faq::combiner::FaqModel;
 use crate::faq::{Catalog, Entry, Faq, Topic};
 use crate::locale::Locale;
 
@@ -76,7 +77,67 @@ struct Located {
     line: usize,
 }
 
-pub(super) fn load(dir: &Path, clinic_file: Option<&Path>, problems: &mut Vec<Diagnostic>) -> Faq {
+/// The FAQ model's file in the content directory, written by `waypoint train-faq`.
+pub const FAQ_MODEL_FILE: &str = "faq-model.bin";
+
+pub(super) fn load(
+    dir: &Path,
+    clinic_file: Option<&Path>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Faq> {
+    let catalogs = load_catalogs(dir, clinic_file, problems);
+    let model = load_model(dir, problems)?;
+    // Every shipped entry must be one the classifier was trained on; a clinic's own may
+    // not be (the lexical decider judges those).
+    for locale in Locale::ALL {
+        let shipped = dir.join(locale.code()).join("faq.toml");
+        if let Some((file, _)) = super::parse::<FaqFile>(&shipped, &mut Vec::new()) {
+            for e in file.entry {
+                let id = &e.get_ref().id;
+                if !model.classifier.classes.iter().any(|c| c == id) {
+                    problems.push(Diagnostic::new(
+                        &dir.join(FAQ_MODEL_FILE),
+                        None,
+                        format!("entry {id}"),
+                        "the FAQ model does not know this entry: rebuild it with `waypoint train-faq`",
+                    ));
+                }
+            }
+        }
+    }
+    Some(Faq::new(catalogs, model))
+}
+
+fn load_model(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<FaqModel> {
+    let path = dir.join(FAQ_MODEL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            problems.push(Diagnostic::new(
+                &path,
+                None,
+                "model",
+                format!("cannot read the FAQ model: {e} (rebuild it with `waypoint train-faq`)"),
+            ));
+            return None;
+        }
+    };
+    match FaqModel::from_bytes(&bytes) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            problems.push(Diagnostic::new(&path, None, "model", e.to_string()));
+            None
+        }
+    }
+}
+
+/// The catalogs of every locale (shipped entries plus the clinic's), linted, without the
+/// model: what training the model starts from.
+pub(super) fn load_catalogs(
+    dir: &Path,
+    clinic_file: Option<&Path>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<Catalog> {
     let mut topics: Vec<Vec<Topic>> = vec![Vec::new(); Locale::ALL.len()];
     let mut entries: Vec<Vec<Located>> = Locale::ALL.iter().map(|_| Vec::new()).collect();
     for locale in Locale::ALL {
@@ -107,7 +168,7 @@ pub(super) fn load(dir: &Path, clinic_file: Option<&Path>, problems: &mut Vec<Di
         );
     }
     lint(dir, &topics, &entries, problems);
-    let catalogs = Locale::ALL
+    Locale::ALL
         .iter()
         .map(|&locale| {
             let path = dir.join(locale.code()).join("faq_terms.toml");
@@ -125,8 +186,7 @@ pub(super) fn load(dir: &Path, clinic_file: Option<&Path>, problems: &mut Vec<Di
                 .collect();
             Catalog::new(topics[locale.index()].clone(), list, analyzer)
         })
-        .collect();
-    Faq::new(catalogs)
+        .collect()
 }
 
 /// Adds a file's topics and entries; in the clinic's file (`locale` = None) each item names

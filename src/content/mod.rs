@@ -7,6 +7,7 @@ pub mod catalog;
 mod faq;
 mod lexicons;
 
+pub use faq::FAQ_MODEL_FILE;
 pub use lexicons::MODEL_FILE;
 mod replies;
 
@@ -42,9 +43,9 @@ impl Content {
         let replies = Replies::load(dir, &mut problems);
         let screener = lexicons::load(dir, &mut problems);
         let faq = faq::load(dir, clinic_faq, &mut problems);
-        if !problems.is_empty() {
+        let Some(faq) = faq.filter(|_| problems.is_empty()) else {
             return Err(Diagnostics(problems));
-        }
+        };
         Ok(Content {
             dir: dir.to_path_buf(),
             replies,
@@ -62,6 +63,29 @@ impl Content {
             return Err(Diagnostics(problems));
         }
         Ok(Screener::new(lexicon, rules, None))
+    }
+
+    /// The safety screen alone (rules and the triage model), for training the FAQ model
+    /// on the questions that reach the FAQ.
+    pub fn load_screener(dir: &Path) -> Result<Screener, Diagnostics> {
+        let mut problems = Vec::new();
+        let screener = lexicons::load(dir, &mut problems);
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
+        Ok(screener)
+    }
+
+    /// The FAQ's catalogs without its model, for training that model (which must work
+    /// before any model file exists). The clinic's file is left out: the shipped model
+    /// is what the shipped content gives.
+    pub fn load_faq_catalogs(dir: &Path) -> Result<Vec<crate::faq::Catalog>, Diagnostics> {
+        let mut problems = Vec::new();
+        let catalogs = faq::load_catalogs(dir, None, &mut problems);
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
+        Ok(catalogs)
     }
 
     pub fn text(&self, locale: Locale, msg: Msg) -> &str {

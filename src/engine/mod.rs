@@ -265,6 +265,9 @@ pub struct Engine {
     settings: Settings,
     /// Which triage layers decide; always both, except when `waypoint eval` measures one.
     layers: Layers,
+    /// Which FAQ scorers decide; always the hybrid, except when `waypoint faq eval`
+    /// measures one.
+    faq_mode: crate::faq::Mode,
 }
 
 /// A message's context while the engine works on it.
@@ -291,6 +294,7 @@ impl Engine {
             content,
             settings,
             layers: Layers::Both,
+            faq_mode: crate::faq::Mode::Hybrid,
         }
     }
 
@@ -300,6 +304,17 @@ impl Engine {
             content: self.content.clone(),
             settings: self.settings.clone(),
             layers,
+            faq_mode: self.faq_mode,
+        }
+    }
+
+    /// The same engine with only some FAQ scorers, for measuring each on its own.
+    pub fn with_faq_mode(&self, faq_mode: crate::faq::Mode) -> Engine {
+        Engine {
+            content: self.content.clone(),
+            settings: self.settings.clone(),
+            layers: self.layers,
+            faq_mode,
         }
     }
 
@@ -511,7 +526,7 @@ impl Engine {
         }
         // From here on the reply would be some kind of "I can't help with that": a sign
         // of risk, however faint, is met with the check instead, never a shrug.
-        let found = self.content.faq.lookup(text, locale);
+        let found = self.content.faq.lookup_with(text, locale, self.faq_mode);
         // An answer to tomorrow's reminder in words is an answer, not a shrug: taken
         // before the faint-signal check (its reply carries the lifeline all the same).
         if let Some(Request::Attend(answer)) = assessment.request

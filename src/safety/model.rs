@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 use super::fast_hash::FastHasher;
 use super::normalize::{fold, scan_words};
+use crate::learn;
 
 /// The labels of the corpus, in the order of the model's outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -222,21 +223,8 @@ impl Model {
         bias: [f32; Label::COUNT],
         thresholds: Thresholds,
     ) -> Model {
-        let mut scales = [0f32; Label::COUNT];
-        for (i, w) in weights.iter().enumerate() {
-            let label = i % Label::COUNT;
-            scales[label] = scales[label].max(w.abs() / 127.0);
-        }
-        for s in &mut scales {
-            if *s == 0.0 {
-                *s = 1.0;
-            }
-        }
-        let weights = weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w / scales[i % Label::COUNT]).round().clamp(-127.0, 127.0) as i8)
-            .collect();
+        let (scales, weights) = learn::quantise(weights, Label::COUNT);
+        let scales = std::array::from_fn(|k| scales[k]);
         Model {
             bits,
             scales,
@@ -565,27 +553,14 @@ pub fn for_each_feature(
     }
 }
 
-/// The value each present feature carries: the feature vector has unit length, so long
-/// and short messages are on one scale.
-pub fn feature_norm(count: usize) -> f32 {
-    if count == 0 {
-        0.0
-    } else {
-        1.0 / (count as f32).sqrt()
-    }
+pub use crate::learn::feature_norm;
+
+pub fn softmax(mut logits: [f32; Label::COUNT]) -> [f32; Label::COUNT] {
+    learn::softmax(&mut logits);
+    logits
 }
 
-pub fn softmax(logits: [f32; Label::COUNT]) -> [f32; Label::COUNT] {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut out = logits.map(|z| (z - max).exp());
-    let sum: f32 = out.iter().sum();
-    for p in &mut out {
-        *p /= sum;
-    }
-    out
-}
-
-fn hash_parts(kind: u8, parts: &[&String]) -> u64 {
+pub(crate) fn hash_parts(kind: u8, parts: &[&String]) -> u64 {
     let mut h = FastHasher::default();
     h.write_u8(kind);
     for part in parts {
@@ -596,7 +571,7 @@ fn hash_parts(kind: u8, parts: &[&String]) -> u64 {
 }
 
 /// A finaliser (MurmurHash3's), so the bucket's high bits depend on every input bit.
-fn mix(mut h: u64) -> u64 {
+pub(crate) fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;

@@ -5,9 +5,8 @@
 //! *out-of-author* predictions: each author's messages are scored by a model trained
 //! without them, which is how the model meets a stranger's wording in production.
 
-use super::model::{
-    Label, Model, Scores, Thresholds, feature_norm, for_each_feature, message_words, softmax,
-};
+use super::model::{Label, Model, Scores, Thresholds, for_each_feature, message_words};
+use crate::learn::{self, highest, lowest};
 
 /// One labelled training message.
 #[derive(Debug, Clone)]
@@ -100,51 +99,29 @@ pub fn fit(examples: &[&Example], options: &Options) -> Model {
             f
         })
         .collect();
-    let n_weights = (1usize << options.bits) * Label::COUNT;
-    let mut weights = vec![0f32; n_weights];
-    let mut squares = vec![0f32; n_weights];
-    let mut bias = [0f32; Label::COUNT];
-    let mut bias_squares = [0f32; Label::COUNT];
-    let lr = options.learning_rate;
-    for epoch in 0..options.epochs {
-        for &i in &order(examples.len(), options.seed, epoch as u64) {
-            let example = examples[i];
-            let feats = &features[i];
-            let norm = feature_norm(feats.len());
-            let mut logits = bias;
-            for &b in feats {
-                let row = &weights[b as usize * Label::COUNT..][..Label::COUNT];
-                for (z, w) in logits.iter_mut().zip(row) {
-                    *z += w * norm;
-                }
-            }
-            let p = softmax(logits);
-            let weight = if example.label == Label::Crisis {
+    let labels: Vec<usize> = examples.iter().map(|e| e.label.index()).collect();
+    let fitted = learn::fit(
+        &features,
+        &labels,
+        |i| {
+            if examples[i].label == Label::Crisis {
                 options.crisis_weight
             } else {
                 1.0
-            };
-            let grad: [f32; Label::COUNT] = std::array::from_fn(|k| {
-                let y = if k == example.label.index() { 1.0 } else { 0.0 };
-                (p[k] - y) * weight
-            });
-            for &b in feats {
-                let at = b as usize * Label::COUNT;
-                for k in 0..Label::COUNT {
-                    let g = grad[k] * norm + options.l2 * weights[at + k];
-                    squares[at + k] += g * g;
-                    weights[at + k] -= lr * g / (squares[at + k].sqrt() + 1e-8);
-                }
             }
-            if options.bias {
-                for k in 0..Label::COUNT {
-                    bias_squares[k] += grad[k] * grad[k];
-                    bias[k] -= lr * grad[k] / (bias_squares[k].sqrt() + 1e-8);
-                }
-            }
-        }
-    }
-    Model::quantise(options.bits, &weights, bias, PLACEHOLDER)
+        },
+        &learn::Fit {
+            classes: Label::COUNT,
+            bits: options.bits,
+            epochs: options.epochs,
+            seed: options.seed,
+            learning_rate: options.learning_rate,
+            l2: options.l2,
+            bias: options.bias,
+        },
+    );
+    let bias = std::array::from_fn(|k| fitted.bias[k]);
+    Model::quantise(options.bits, &fitted.weights, bias, PLACEHOLDER)
 }
 
 const PLACEHOLDER: Thresholds = Thresholds {
@@ -157,35 +134,16 @@ const PLACEHOLDER: Thresholds = Thresholds {
     support: 0.5,
 };
 
-/// A visiting order for one epoch: a permutation fixed by the seed and the epoch.
-fn order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut keyed: Vec<(u64, usize)> = (0..n)
-        .map(|i| (splitmix(seed ^ (epoch << 40) ^ i as u64), i))
-        .collect();
-    keyed.sort_unstable();
-    keyed.into_iter().map(|(_, i)| i).collect()
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 /// Each example's scores from a model trained on every other author's messages.
 pub fn out_of_author(examples: &[Example], options: &Options) -> Vec<Scores> {
-    let mut authors: Vec<&str> = examples.iter().map(|e| e.author.as_str()).collect();
-    authors.sort_unstable();
-    authors.dedup();
+    let authors: Vec<&str> = examples.iter().map(|e| e.author.as_str()).collect();
     let mut scores = vec![None; examples.len()];
-    for author in authors {
+    for (author, held) in learn::author_folds(&authors) {
         let train: Vec<&Example> = examples.iter().filter(|e| e.author != author).collect();
         let model = fit(&train, options);
-        for (i, e) in examples.iter().enumerate() {
-            if e.author == author {
-                scores[i] = Some(model.score(&e.text, &e.evidence()));
-            }
+        for i in held {
+            let e = &examples[i];
+            scores[i] = Some(model.score(&e.text, &e.evidence()));
         }
     }
     scores
@@ -288,19 +246,6 @@ pub fn calibrate(items: &[Calibrating], targets: &Targets) -> Thresholds {
         clinical,
         support,
     }
-}
-
-/// Steps of 0.005 between 0 and 1.
-fn grid() -> impl DoubleEndedIterator<Item = f32> {
-    (0..=200).map(|i| i as f32 / 200.0)
-}
-
-fn highest(ok: impl Fn(f32) -> bool) -> f32 {
-    grid().rev().find(|&t| ok(t)).unwrap_or(0.0)
-}
-
-fn lowest(ok: impl Fn(f32) -> bool) -> f32 {
-    grid().find(|&t| ok(t)).unwrap_or(1.0)
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

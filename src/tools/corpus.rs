@@ -24,6 +24,9 @@ pub struct Labelled {
     pub author: Option<String>,
     #[serde(default)]
     pub must_contain_any: Option<Vec<String>>,
+    /// The FAQ entry a `faq` question asks about (the FAQ corpus, `training/faq/`).
+    #[serde(default)]
+    pub entry: Option<String>,
 }
 
 impl Labelled {

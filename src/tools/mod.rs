@@ -4,7 +4,9 @@
 
 pub mod corpus;
 pub mod eval;
+pub mod faq_eval;
 pub mod keys;
 pub mod texting;
 pub mod train;
+pub mod train_faq;
 pub mod triage;

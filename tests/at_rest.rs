@@ -812,8 +812,7 @@ fn a_store_with_keys_in_sled_moves_them_to_the_key_files_and_forgets_for_good() 
     assert_eq!(own, ["alert_words"]);
     drop(store);
     assert!(
-        !sled::open(dir.path())
-            .unwrap()
+        !common::reopen_sled(dir.path())
             .tree_names()
             .iter()
             .any(|n| n == b"keys"),

@@ -643,3 +643,20 @@ fn a_reminder_can_be_answered_and_changed_in_words() {
     es.check("> al final no puedo ir al grupo mañana\n< Está bien faltar a una sesión\n! a salvo");
     assert_eq!(rsvps(&es), [RsvpAnswer::Absent]);
 }
+
+#[test]
+fn privacy_names_why_a_text_was_held_in_the_persons_language() {
+    let mut c = Conversation::new();
+    c.language = Some(Locale::Es);
+    c.check("> /start\n* Acepto\n* New York (Este)");
+    let Stored::Found(mut record) = c.store.load(&c.user).unwrap() else {
+        panic!("enrolled")
+    };
+    record.held.push(waypoint::engine::state::Held {
+        at: common::t0(),
+        what: "reminder".into(),
+        reason: waypoint::schedule::caps::HoldReason::WeeklyCap,
+    });
+    c.store.save(&c.user, &record, true).unwrap();
+    c.check("> /privacy\n< (recordatorio 2026-11-24, límite semanal)\n! weekly limit");
+}

@@ -242,4 +242,7 @@ catalog! {
     PrivacyRequestCrisis = "privacy_request_crisis" [],
     PrivacyRequestSupport = "privacy_request_support" [],
     PrivacyFooter = "privacy_footer" [],
+    HeldDaily = "held_daily" [],
+    HeldWeekly = "held_weekly" [],
+    HeldMadeWay = "held_made_way" [],
 }

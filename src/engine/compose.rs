@@ -349,7 +349,14 @@ impl Engine {
                     }
                 ),
                 last.at.format("%Y-%m-%d"),
-                last.reason.name()
+                self.content.text(
+                    locale,
+                    match last.reason {
+                        crate::schedule::caps::HoldReason::DailyCap => Msg::HeldDaily,
+                        crate::schedule::caps::HoldReason::WeeklyCap => Msg::HeldWeekly,
+                        crate::schedule::caps::HoldReason::MadeWay => Msg::HeldMadeWay,
+                    }
+                )
             ),
             None => "0".into(),
         };
